@@ -1,0 +1,49 @@
+# The two commands: `make run` (embedded, no server to install) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint typecheck messages clean help
+
+help:
+	@echo "make run   - install, migrate, load demo data, serve web + worker + beat on :8000"
+	@echo "make test  - install and run the whole suite (PostgreSQL and Redis when reachable)"
+	@echo "make lint  - ruff and mypy"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Compiled catalogues are build output: compiled at install time when gettext is present.
+messages: $(STAMP)
+	@if command -v msgfmt >/dev/null 2>&1; then \
+		$(BIN)/python manage.py compilemessages --ignore=.venv -v0; \
+	else echo "gettext (msgfmt) not found: pages and emails stay in English"; fi
+
+run: $(STAMP) messages
+	mkdir -p var/celery-broker/processed var/mail var/private-media
+	DEBUG=true $(BIN)/python manage.py migrate --no-input -v0
+	DEBUG=true $(BIN)/python manage.py seed_demo
+	@echo "Emails are written to var/mail/ (one .log file per message)."
+	@echo "Serving on http://127.0.0.1:8000/ (admin: http://127.0.0.1:8000/admin/login/)"
+	@trap 'kill 0' EXIT INT TERM; \
+	DEBUG=true $(BIN)/celery -A disputes_portal worker -B --loglevel=INFO --concurrency=1 \
+		--pool=solo --schedule=var/celerybeat-schedule & \
+	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000 --noreload; \
+	wait
+
+test: $(STAMP) messages
+	@eval "$$($(BIN)/python scripts/detect_services.py)"; \
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

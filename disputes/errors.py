@@ -1,0 +1,57 @@
+"""Domain errors: each carries a stable code for APIs and a message a person can act on."""
+
+from django.utils.translation import gettext_lazy as _
+
+
+class DomainError(Exception):
+    code = "domain_error"
+    default_message = _("The request could not be carried out.")
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        self.message = str(message or self.default_message)
+        self.field = field
+        super().__init__(self.message)
+
+
+class DisputeNotFound(DomainError):
+    code = "not_found"
+    default_message = _("No such case.")
+
+
+class TransitionNotAllowed(DomainError):
+    code = "transition_not_allowed"
+    default_message = _("This action is not possible in the case's current state.")
+
+
+class DeadlinePassed(DomainError):
+    code = "deadline_passed"
+    default_message = _("The deadline for this action has passed.")
+
+
+class DisputeAlreadyOpen(DomainError):
+    code = "dispute_already_open"
+    default_message = _("This order already has an open case.")
+
+    def __init__(self, public_id: str, message: str | None = None) -> None:
+        self.public_id = public_id
+        super().__init__(message)
+
+
+class NotEligible(DomainError):
+    code = "not_eligible"
+    default_message = _("This order cannot get a case of this kind.")
+
+
+class InvalidAmount(DomainError):
+    code = "invalid_amount"
+    default_message = _("The amount is not valid.")
+
+
+class InvalidChoice(DomainError):
+    code = "invalid_choice"
+    default_message = _("That choice is not available here.")
+
+
+class MissingMessage(DomainError):
+    code = "message_required"
+    default_message = _("A message is required.")

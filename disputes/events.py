@@ -1,0 +1,187 @@
+"""One function per timeline event type (unsaved; services record them in their transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from .actors import Actor
+from .choices import EventType, Party, Visibility
+from .models import Dispute, DisputeEvent
+
+
+def _event(
+    dispute: Dispute,
+    event_type: EventType,
+    *,
+    actor: Actor,
+    now: datetime,
+    message: str = "",
+    visibility: Visibility = Visibility.BOTH,
+    data: dict[str, Any] | None = None,
+) -> DisputeEvent:
+    return DisputeEvent(
+        dispute=dispute,
+        event_type=event_type,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        message=message,
+        visibility=visibility,
+        data=data or {},
+        created_at=now,
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def opened(dispute: Dispute, *, actor: Actor, now: datetime) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.OPENED,
+        actor=actor,
+        now=now,
+        message=dispute.customer_message,
+        data={"program": dispute.program, "reason": dispute.reason},
+    )
+
+
+def merchant_window_started(dispute: Dispute, *, actor: Actor, now: datetime) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.MERCHANT_WINDOW_STARTED,
+        actor=actor,
+        now=now,
+        data={"due_at": _iso(dispute.due_at)},
+    )
+
+
+def escalated(dispute: Dispute, *, actor: Actor, now: datetime, cause: str) -> DisputeEvent:
+    return _event(dispute, EventType.ESCALATED, actor=actor, now=now, data={"cause": cause})
+
+
+def offer_made(dispute: Dispute, *, actor: Actor, now: datetime, message: str) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.OFFER_MADE,
+        actor=actor,
+        now=now,
+        message=message,
+        data={
+            "refund_offer": dispute.refund_offer,
+            "amount": str(dispute.refund_offer_amount),
+            "due_at": _iso(dispute.due_at),
+        },
+    )
+
+
+def dispute_accepted(
+    dispute: Dispute, *, actor: Actor, now: datetime, message: str
+) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.DISPUTE_ACCEPTED,
+        actor=actor,
+        now=now,
+        message=message,
+        data={"amount": str(dispute.settled_amount)},
+    )
+
+
+def customer_replied(
+    dispute: Dispute, *, actor: Actor, now: datetime, reply: str, message: str
+) -> DisputeEvent:
+    return _event(
+        dispute, EventType.CUSTOMER_REPLIED, actor=actor, now=now, message=message,
+        data={"reply": reply},
+    )
+
+
+def resolved(dispute: Dispute, *, actor: Actor, now: datetime, cause: str) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.RESOLVED,
+        actor=actor,
+        now=now,
+        data={"cause": cause, "amount": str(dispute.settled_amount)},
+    )
+
+
+def _visible_to(party: Party) -> Visibility:
+    return Visibility.MERCHANT if party == Party.MERCHANT else Visibility.CUSTOMER
+
+
+def info_requested(
+    dispute: Dispute, *, actor: Actor, now: datetime, party: Party, message: str
+) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.INFO_REQUESTED,
+        actor=actor,
+        now=now,
+        message=message,
+        visibility=_visible_to(party),
+        data={"party": party, "due_at": _iso(dispute.due_at)},
+    )
+
+
+def info_provided(
+    dispute: Dispute, *, actor: Actor, now: datetime, party: Party, message: str
+) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.INFO_PROVIDED,
+        actor=actor,
+        now=now,
+        message=message,
+        visibility=_visible_to(party),
+        data={"party": party},
+    )
+
+
+def info_request_expired(
+    dispute: Dispute, *, actor: Actor, now: datetime, party: Party
+) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.INFO_REQUEST_EXPIRED,
+        actor=actor,
+        now=now,
+        visibility=_visible_to(party),
+        data={"party": party},
+    )
+
+
+def decided(dispute: Dispute, *, actor: Actor, now: datetime) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.DECIDED,
+        actor=actor,
+        now=now,
+        message=dispute.decision_reason,
+        data={"outcome": dispute.outcome, "amount": str(dispute.settled_amount)},
+    )
+
+
+def withdrawn(dispute: Dispute, *, actor: Actor, now: datetime, message: str) -> DisputeEvent:
+    return _event(dispute, EventType.WITHDRAWN, actor=actor, now=now, message=message)
+
+
+def reminder_sent(
+    dispute: Dispute, *, actor: Actor, now: datetime, party: Party, days_left: int
+) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.REMINDER_SENT,
+        actor=actor,
+        now=now,
+        visibility=_visible_to(party),
+        data={"party": party, "days_left": days_left, "due_at": _iso(dispute.due_at)},
+    )
+
+
+def record(events: Sequence[DisputeEvent]) -> list[DisputeEvent]:
+    """Insert the events in one statement; the returned objects carry their ids."""
+    return DisputeEvent.objects.bulk_create(list(events))

@@ -1,0 +1,238 @@
+"""Demo data for `make run`: two merchants, their users, orders and cases in every state.
+
+Idempotent: a second run finds the demo merchants, resets the demo passwords and adds nothing.
+Every case is made through the real services with a back-dated clock, so its timeline, fees
+and emails are exactly what the live system would have produced.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from disputes import services
+from disputes.actors import Actor
+from disputes.choices import (
+    CustomerReply,
+    MemberRole,
+    Outcome,
+    Party,
+    Program,
+    ProtectionStatus,
+    ProtectionTier,
+    Reason,
+    RefundOffer,
+)
+from disputes.models import Merchant, MerchantMembership, Order
+from disputes.policies import protection_ends_at, round_money
+
+SUPPORT_LOGIN = ("support@example.com", "demo-support-pass")
+MERCHANTS = [
+    {
+        "slug": "demo-shop",
+        "name": "Demo Shop",
+        "country": "NL",
+        "time_zone": "Europe/Amsterdam",
+        "currency": "EUR",
+        "language": "nl",
+        "users": [
+            ("owner@demo-shop.example", "demo-owner-pass", MemberRole.OWNER),
+            ("agent@demo-shop.example", "demo-agent-pass", MemberRole.AGENT),
+        ],
+    },
+    {
+        "slug": "nordic-outdoor",
+        "name": "Nordic Outdoor",
+        "country": "FI",
+        "time_zone": "Europe/Helsinki",
+        "currency": "EUR",
+        "language": "fi",
+        "users": [
+            ("owner@nordic-outdoor.example", "demo-owner-pass", MemberRole.OWNER),
+        ],
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo merchants, users, orders and disputes in every state (idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        User = get_user_model()  # noqa: N806
+        with transaction.atomic():
+            support, _ = User.objects.get_or_create(
+                username=SUPPORT_LOGIN[0],
+                defaults={"email": SUPPORT_LOGIN[0], "is_staff": True, "is_superuser": True},
+            )
+            support.set_password(SUPPORT_LOGIN[1])
+            support.save()
+            created_any = False
+            for spec in MERCHANTS:
+                merchant, created = Merchant.objects.get_or_create(
+                    slug=spec["slug"],
+                    defaults={
+                        key: spec[key]
+                        for key in ("name", "country", "time_zone", "currency", "language")
+                    },
+                )
+                for email, password, role in spec["users"]:
+                    user, _ = User.objects.get_or_create(username=email, defaults={"email": email})
+                    user.set_password(password)
+                    user.save()
+                    MerchantMembership.objects.get_or_create(
+                        user=user, merchant=merchant, defaults={"role": role}
+                    )
+                if created:
+                    created_any = True
+                    _DemoCases(merchant, support_id=support.pk, seed=len(spec["slug"])).build()
+
+        self.stdout.write(self.style.SUCCESS("Demo data ready." if created_any else
+                                             "Demo data already present; passwords reset."))
+        self.stdout.write("  Support desk: http://127.0.0.1:8000/admin/")
+        self.stdout.write(f"    {SUPPORT_LOGIN[0]} / {SUPPORT_LOGIN[1]}")
+        for spec in MERCHANTS:
+            for email, password, role in spec["users"]:
+                self.stdout.write(f"    {email} / {password}  ({spec['name']}, {role})")
+
+
+class _DemoCases:
+    def __init__(self, merchant: Merchant, *, support_id: int, seed: int) -> None:
+        self.merchant = merchant
+        self.support = Actor.staff(user_id=support_id)
+        self.random = random.Random(seed)  # noqa: S311 - demo data, not security
+        self.now = timezone.now()
+        self.count = 0
+        self.merchant_user_id = merchant.memberships.values_list("user_id", flat=True).first()
+
+    @property
+    def merchant_actor(self) -> Actor:
+        return Actor.merchant_user(user_id=self.merchant_user_id, merchant_id=self.merchant.pk)
+
+    def ago(self, days: float) -> datetime:
+        return self.now - timedelta(days=days)
+
+    def order(self, *, days_ago: float, tier: str = ProtectionTier.NONE) -> Order:
+        self.count += 1
+        placed_at = self.ago(days_ago)
+        protected = tier != ProtectionTier.NONE
+        return Order.objects.create(
+            merchant=self.merchant,
+            order_number=f"{self.merchant.slug[:2].upper()}-{10000 + self.count}",
+            placed_at=placed_at,
+            amount=Decimal(self.random.randrange(1500, 45000)) / 100,
+            currency=self.merchant.currency,
+            customer_email=f"customer{self.count}@{self.merchant.slug}.example",
+            customer_language=self.random.choice(["en", "nl", "fi", "sv", "de"]),
+            protection_tier=tier,
+            protection_status=ProtectionStatus.ACTIVE if protected else ProtectionStatus.NONE,
+            protection_ends_at=protection_ends_at(placed_at) if protected else None,
+        )
+
+    def open(self, order: Order, program: str, reason: str, *, days_ago: float) -> Any:
+        return services.dispute_open(
+            order=order,
+            program=program,
+            reason=reason,
+            message="The parcel never arrived although the tracking says delivered.",
+            now=self.ago(days_ago),
+        )
+
+    def customer(self, dispute: Any) -> Actor:
+        return Actor.customer(dispute.order.customer_email)
+
+    def build(self) -> None:
+        pd, bp = Program.PAYMENT_DISPUTE, Program.BUYER_PROTECTION
+        plus = ProtectionTier.PLUS
+
+        # Payment disputes
+        self.open(self.order(days_ago=5), pd, Reason.NOT_RECEIVED, days_ago=2)
+        # Left unanswered past its 21 days: the running beat escalates it within a minute.
+        self.open(self.order(days_ago=30), pd, Reason.FAULTY, days_ago=23)
+        dispute = self.open(self.order(days_ago=15), pd, Reason.WRONG_AMOUNT, days_ago=10)
+        services.dispute_respond(
+            dispute=dispute, actor=self.merchant_actor, refund=RefundOffer.PARTIAL,
+            amount=round_money(dispute.order_amount / 2, dispute.currency),
+            message="We refund the price difference.",
+            now=self.ago(5),
+        )
+        self.open(self.order(days_ago=3), pd, Reason.UNAUTHORIZED, days_ago=1)
+        dispute = self.open(self.order(days_ago=40), pd, Reason.OTHER, days_ago=35)
+        services.dispute_escalate_overdue(now=self.ago(13))
+        services.dispute_request_information(
+            dispute=dispute, actor=self.support, party=Party.MERCHANT,
+            message="Please send the proof of delivery.", now=self.ago(1),
+        )
+        dispute = self.open(self.order(days_ago=60), pd, Reason.NOT_RECEIVED, days_ago=50)
+        services.dispute_escalate_overdue(now=self.ago(28))
+        services.dispute_decide(
+            dispute=dispute, actor=self.support, outcome=Outcome.CUSTOMER,
+            reason="The merchant could not show that the parcel was delivered.", now=self.ago(20),
+        )
+        dispute = self.open(self.order(days_ago=20), pd, Reason.RETURNED_NOT_REFUNDED, days_ago=12)
+        services.dispute_accept(
+            dispute=dispute, actor=self.merchant_actor, message="Return received, refunded.",
+            now=self.ago(11),
+        )
+        dispute = self.open(self.order(days_ago=9), pd, Reason.OTHER, days_ago=8)
+        services.dispute_withdraw(
+            dispute=dispute, actor=self.customer(dispute), message="Solved with the shop.",
+            now=self.ago(7),
+        )
+
+        # Buyer protection
+        self.open(self.order(days_ago=10, tier=plus), bp, Reason.NOT_RECEIVED, days_ago=1)
+        dispute = self.open(
+            self.order(days_ago=12, tier=plus), bp, Reason.NO_REFUND_AFTER_RETURN, days_ago=6
+        )
+        services.dispute_respond(
+            dispute=dispute, actor=self.merchant_actor, refund=RefundOffer.NONE, amount=None,
+            message="We have not received the return yet.", now=self.ago(4),
+        )
+        dispute = self.open(self.order(days_ago=20, tier=plus), bp, Reason.NOT_RECEIVED, days_ago=9)
+        services.dispute_respond(
+            dispute=dispute, actor=self.merchant_actor, refund=RefundOffer.NONE, amount=None,
+            message="Tracking shows delivery.", now=self.ago(8),
+        )
+        services.dispute_customer_reply(
+            dispute=dispute, actor=self.customer(dispute), reply=CustomerReply.DISAGREE,
+            message="It was never delivered to me.", now=self.ago(7),
+        )
+        dispute = self.open(
+            self.order(days_ago=25, tier=ProtectionTier.BASIC), bp, Reason.NOT_RECEIVED,
+            days_ago=20,
+        )
+        services.dispute_escalate_overdue(now=self.ago(14))
+        services.dispute_decide(
+            dispute=dispute, actor=self.support, outcome=Outcome.MERCHANT,
+            reason="The carrier confirmed delivery with a signature.", now=self.ago(3),
+        )
+        dispute = self.open(self.order(days_ago=14, tier=plus), bp, Reason.NOT_RECEIVED, days_ago=8)
+        services.dispute_respond(
+            dispute=dispute, actor=self.merchant_actor, refund=RefundOffer.FULL, amount=None,
+            message="Sorry, we refunded you in full.", now=self.ago(7),
+        )
+        services.dispute_customer_reply(
+            dispute=dispute, actor=self.customer(dispute), reply=CustomerReply.RECEIVED_REFUND,
+            now=self.ago(6),
+        )
+        dispute = self.open(self.order(days_ago=6, tier=plus), bp, Reason.OTHER_REQUEST, days_ago=5)
+        services.dispute_request_information(
+            dispute=dispute, actor=self.support, party=Party.CUSTOMER,
+            message="Could you describe your request in more detail?", now=self.ago(2),
+        )
+        dispute = self.open(self.order(days_ago=7, tier=plus), bp, Reason.NOT_RECEIVED, days_ago=4)
+        services.dispute_withdraw(dispute=dispute, actor=self.customer(dispute), now=self.ago(3))
+
+        # Protected orders without a case: the day-23 check-in goes out on the next beat.
+        self.order(days_ago=24, tier=plus)
+        self.order(days_ago=2, tier=ProtectionTier.ONE_TIME)
+        # Plain orders to dispute from the public form.
+        for days_ago in (1, 3, 8):
+            self.order(days_ago=days_ago)

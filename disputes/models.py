@@ -1,0 +1,500 @@
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from .choices import (
+    CLOSED_STATES,
+    DECISION_OUTCOMES,
+    OPEN_STATES,
+    ActorKind,
+    EventType,
+    MemberRole,
+    Outcome,
+    Party,
+    PaymentState,
+    Program,
+    ProtectionStatus,
+    ProtectionTier,
+    Reason,
+    RefundOffer,
+    State,
+    Visibility,
+)
+from .identifiers import new_public_id
+from .policies import NEXT_ACTOR, RefundTerms
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+
+
+class PlatformPartner(models.Model):
+    """A shop platform that onboards merchants and may act for them through the API."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Merchant(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), unique=True)
+    country = models.CharField(_("country"), max_length=2, help_text=_("ISO 3166 code, e.g. NL"))
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Europe/Amsterdam", validators=[validate_time_zone]
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    language = models.CharField(
+        _("language for emails"), max_length=8, choices=settings.LANGUAGES, default="en"
+    )
+    platform_partner = models.ForeignKey(
+        PlatformPartner,
+        verbose_name=_("platform partner"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merchants",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(country__regex=r"^[A-Z]{2}$"), name="merchant_country_iso"
+            ),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="merchant_currency_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MerchantMembership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=16, choices=MemberRole.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "merchant"], name="membership_unique"),
+            models.CheckConstraint(
+                condition=Q(role__in=MemberRole.values), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant} ({self.role})"
+
+
+class Order(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="orders")
+    order_number = models.CharField(_("order number"), max_length=64)
+    placed_at = models.DateTimeField(_("placed at"))
+    amount = models.DecimalField(_("amount"), **MONEY, validators=[MinValueValidator(0)])
+    currency = models.CharField(_("currency"), max_length=3)
+    customer_email = models.EmailField(_("customer email"))
+    customer_language = models.CharField(
+        _("customer language"), max_length=8, choices=settings.LANGUAGES, default="en"
+    )
+    payment_state = models.CharField(
+        _("payment state"),
+        max_length=16,
+        choices=PaymentState.choices,
+        default=PaymentState.ACTIVE,
+    )
+    protection_tier = models.CharField(
+        _("buyer protection"),
+        max_length=16,
+        choices=ProtectionTier.choices,
+        default=ProtectionTier.NONE,
+    )
+    protection_status = models.CharField(
+        _("protection status"),
+        max_length=16,
+        choices=ProtectionStatus.choices,
+        default=ProtectionStatus.NONE,
+    )
+    protection_ends_at = models.DateTimeField(_("protection ends at"), null=True, blank=True)
+    protection_extended_at = models.DateTimeField(null=True, blank=True)
+    protection_checkin_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "order_number"], name="order_number_unique_per_merchant"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="order_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(payment_state__in=PaymentState.values), name="order_payment_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(protection_tier__in=ProtectionTier.values),
+                name="order_protection_tier_valid",
+            ),
+            # An order has a protection period exactly when it has protection.
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        protection_tier=ProtectionTier.NONE,
+                        protection_status=ProtectionStatus.NONE,
+                        protection_ends_at__isnull=True,
+                    )
+                    | (
+                        ~Q(protection_tier=ProtectionTier.NONE)
+                        & ~Q(protection_status=ProtectionStatus.NONE)
+                        & Q(protection_ends_at__isnull=False)
+                    )
+                ),
+                name="order_protection_consistent",
+            ),
+        ]
+        indexes = [
+            # The day-23 check-in and the expiry sweeps read only active protections.
+            models.Index(
+                fields=["placed_at"],
+                condition=Q(protection_status=ProtectionStatus.ACTIVE)
+                & Q(protection_checkin_sent_at__isnull=True),
+                name="order_checkin_due",
+            ),
+            models.Index(
+                fields=["protection_ends_at"],
+                condition=Q(protection_status=ProtectionStatus.ACTIVE),
+                name="order_protection_expiry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant.slug} #{self.order_number}"
+
+
+class Dispute(FSMModelMixin, models.Model):
+    public_id = models.CharField(
+        _("case id"), max_length=20, unique=True, default=new_public_id, editable=False
+    )
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="disputes")
+    # Denormalised from the order: every merchant-scoped list filters on it.
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="disputes")
+    program = models.CharField(_("program"), max_length=32, choices=Program.choices)
+    reason = models.CharField(_("reason"), max_length=40, choices=Reason.choices)
+    customer_message = models.TextField(_("customer's description"))
+    customer_language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
+
+    state = FSMField(
+        _("state"), max_length=32, choices=State.choices, default=State.OPENED, protected=True
+    )
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.NONE, blank=True
+    )
+    next_actor = models.CharField(
+        _("next to act"), max_length=16, choices=Party.choices, default=Party.NONE, blank=True
+    )
+    # The current deadline of whoever acts next; NULL when nobody is on a clock.
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    reminder_due_at = models.DateTimeField(null=True, blank=True)
+    information_requested_from = models.CharField(
+        max_length=16, choices=Party.choices, default=Party.NONE, blank=True
+    )
+
+    currency = models.CharField(_("currency"), max_length=3)
+    order_amount = models.DecimalField(_("order amount"), **MONEY)
+    disputed_amount = models.DecimalField(_("disputed amount"), **MONEY)
+    refund_offer = models.CharField(
+        _("refund offer"), max_length=16, choices=RefundOffer.choices, blank=True
+    )
+    refund_offer_amount = models.DecimalField(
+        _("refund offered"), **MONEY, null=True, blank=True
+    )
+    settled_amount = models.DecimalField(
+        _("amount to the customer"), **MONEY, null=True, blank=True
+    )
+
+    opened_at = models.DateTimeField(_("opened at"))
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decision_reason = models.TextField(_("reason for the decision"), blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=Q(state__in=OPEN_STATES),
+                name="one_open_dispute_per_order",
+            ),
+            models.CheckConstraint(condition=Q(state__in=State.values), name="dispute_state_valid"),
+            models.CheckConstraint(
+                condition=Q(program__in=Program.values), name="dispute_program_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(order_amount__gte=0)
+                & Q(disputed_amount__gte=0)
+                & Q(disputed_amount__lte=F("order_amount")),
+                name="dispute_disputed_amount_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(refund_offer_amount__isnull=True)
+                | (Q(refund_offer_amount__gte=0) & Q(refund_offer_amount__lte=F("order_amount"))),
+                name="dispute_refund_offer_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(settled_amount__isnull=True)
+                | (Q(settled_amount__gte=0) & Q(settled_amount__lte=F("order_amount"))),
+                name="dispute_settled_amount_in_range",
+            ),
+            # The outcome matches the state: open cases have none, each way out has its own.
+            models.CheckConstraint(
+                condition=Q(state__in=OPEN_STATES, outcome=Outcome.NONE)
+                | Q(state=State.DECIDED, outcome__in=DECISION_OUTCOMES)
+                | Q(state=State.RESOLVED, outcome=Outcome.AGREEMENT)
+                | Q(state=State.WITHDRAWN, outcome=Outcome.WITHDRAWN),
+                name="dispute_outcome_matches_state",
+            ),
+            # Whoever must act on a clock has a deadline.
+            models.CheckConstraint(
+                condition=~Q(
+                    state__in=[
+                        State.AWAITING_MERCHANT,
+                        State.AWAITING_CUSTOMER,
+                        State.INFO_REQUESTED,
+                    ]
+                )
+                | Q(due_at__isnull=False),
+                name="dispute_waiting_has_deadline",
+            ),
+            # A decision always carries its written reason (decided_by is empty only when the
+            # rules decided, e.g. a merchant who did not answer support in time).
+            models.CheckConstraint(
+                condition=~Q(state=State.DECIDED) | ~Q(decision_reason=""),
+                name="dispute_decision_has_reason",
+            ),
+        ]
+        indexes = [
+            # The deadline sweeps: "state = X and due_at <= now" is one index range scan.
+            models.Index(fields=["state", "due_at"], name="dispute_state_due"),
+            models.Index(
+                fields=["reminder_due_at"],
+                condition=Q(reminder_due_at__isnull=False),
+                name="dispute_reminder_due",
+            ),
+            # The merchant's work queue, sorted by time left.
+            models.Index(fields=["merchant", "state", "due_at"], name="dispute_merchant_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    # --- Transitions: they only change fields; services own locking, saving and effects. -----
+
+    @transition(field=state, source=State.OPENED, target=State.AWAITING_MERCHANT)
+    def start_merchant_window(self, *, due_at: datetime, reminder_due_at: datetime | None) -> None:
+        self.next_actor = NEXT_ACTOR[State.AWAITING_MERCHANT]
+        self.due_at = due_at
+        self.reminder_due_at = reminder_due_at
+
+    @transition(
+        field=state,
+        source=[State.OPENED, State.AWAITING_MERCHANT, State.AWAITING_CUSTOMER],
+        target=State.ESCALATED,
+    )
+    def escalate(self, *, now: datetime) -> None:
+        self.next_actor = NEXT_ACTOR[State.ESCALATED]
+        self.escalated_at = now
+        self.due_at = None
+        self.reminder_due_at = None
+
+    @transition(field=state, source=State.AWAITING_MERCHANT, target=State.AWAITING_CUSTOMER)
+    def make_offer(
+        self, *, terms: RefundTerms, due_at: datetime, reminder_due_at: datetime | None
+    ) -> None:
+        self.refund_offer = terms.offer
+        self.refund_offer_amount = terms.amount
+        self.next_actor = NEXT_ACTOR[State.AWAITING_CUSTOMER]
+        self.due_at = due_at
+        self.reminder_due_at = reminder_due_at
+
+    @transition(field=state, source=State.AWAITING_MERCHANT, target=State.RESOLVED)
+    def accept_dispute(self, *, now: datetime) -> None:
+        self.refund_offer = RefundOffer.FULL
+        self.refund_offer_amount = self.disputed_amount
+        self._close(now=now, outcome=Outcome.AGREEMENT, settled_amount=self.disputed_amount)
+
+    @transition(field=state, source=State.AWAITING_CUSTOMER, target=State.RESOLVED)
+    def settle(self, *, now: datetime) -> None:
+        self._close(
+            now=now,
+            outcome=Outcome.AGREEMENT,
+            settled_amount=self.refund_offer_amount or Decimal("0.00"),
+        )
+
+    @transition(field=state, source=State.ESCALATED, target=State.INFO_REQUESTED)
+    def request_information(self, *, party: Party, due_at: datetime) -> None:
+        self.information_requested_from = party
+        self.next_actor = party
+        self.due_at = due_at
+
+    @transition(field=state, source=State.INFO_REQUESTED, target=State.ESCALATED)
+    def return_to_support(self) -> None:
+        self.information_requested_from = Party.NONE
+        self.next_actor = NEXT_ACTOR[State.ESCALATED]
+        self.due_at = None
+
+    @transition(field=state, source=[State.ESCALATED, State.INFO_REQUESTED], target=State.DECIDED)
+    def decide(
+        self,
+        *,
+        now: datetime,
+        outcome: Outcome,
+        settled_amount: Decimal,
+        reason: str,
+        decided_by_id: int | None,
+    ) -> None:
+        self.decision_reason = reason
+        self.decided_by_id = decided_by_id
+        self.information_requested_from = Party.NONE
+        self._close(now=now, outcome=outcome, settled_amount=settled_amount)
+
+    @transition(field=state, source=list(OPEN_STATES), target=State.WITHDRAWN)
+    def withdraw(self, *, now: datetime) -> None:
+        self.information_requested_from = Party.NONE
+        self._close(now=now, outcome=Outcome.WITHDRAWN, settled_amount=Decimal("0.00"))
+
+    def _close(self, *, now: datetime, outcome: Outcome, settled_amount: Decimal) -> None:
+        self.outcome = outcome
+        self.settled_amount = settled_amount
+        self.next_actor = Party.NONE
+        self.due_at = None
+        self.reminder_due_at = None
+        self.closed_at = now
+
+
+# Every field a transition may change: services save exactly these.
+TRANSITION_FIELDS = [
+    "state",
+    "outcome",
+    "next_actor",
+    "due_at",
+    "reminder_due_at",
+    "information_requested_from",
+    "refund_offer",
+    "refund_offer_amount",
+    "settled_amount",
+    "escalated_at",
+    "closed_at",
+    "decided_by",
+    "decision_reason",
+    "updated_at",
+]
+assert set(CLOSED_STATES) | set(OPEN_STATES) == set(State.values)  # noqa: S101
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        raise TypeError("The dispute timeline is append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("The dispute timeline is append-only.")
+
+
+class DisputeEvent(models.Model):
+    """One entry of a case's timeline. Never changed or deleted (enforced on PostgreSQL too)."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="events")
+    event_type = models.CharField(_("event"), max_length=32, choices=EventType.choices)
+    actor_kind = models.CharField(_("by"), max_length=16, choices=ActorKind.choices)
+    actor_id = models.CharField(_("actor id"), max_length=64, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    visibility = models.CharField(
+        _("visible to"), max_length=16, choices=Visibility.choices, default=Visibility.BOTH
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(_("at"))
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["dispute", "created_at"], name="event_timeline")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(visibility__in=Visibility.values), name="event_visibility_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(actor_kind__in=ActorKind.values), name="event_actor_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dispute_id} {self.event_type} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("The dispute timeline is append-only.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise TypeError("The dispute timeline is append-only.")
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # The stored name never contains the uploaded name: no traversal, no collisions.
+    return f"disputes/{instance.dispute.public_id}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="attachments")
+    event = models.ForeignKey(
+        DisputeEvent, on_delete=models.PROTECT, related_name="attachments", null=True
+    )
+    file = models.FileField(upload_to=attachment_path)
+    original_name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=64)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.CharField(_("uploaded by"), max_length=16, choices=ActorKind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gt=0), name="attachment_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name

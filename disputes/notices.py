@@ -1,0 +1,126 @@
+"""Who is told about each timeline event, and with which email (DESIGN.md §2, §4)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from notifications.services import EmailNotice, outbox_enqueue
+
+from .choices import EventType, Party
+from .models import Dispute, DisputeEvent, MerchantMembership
+
+# Audience -> email kind, per event type. Party-specific events are routed by their `party`.
+_NOTICES: dict[str, tuple[tuple[Party, str], ...]] = {
+    EventType.OPENED: (
+        (Party.MERCHANT, "merchant_new_case"),
+        (Party.CUSTOMER, "customer_case_opened"),
+    ),
+    EventType.OFFER_MADE: ((Party.CUSTOMER, "customer_offer_made"),),
+    EventType.ESCALATED: (
+        (Party.MERCHANT, "merchant_escalated"),
+        (Party.CUSTOMER, "customer_escalated"),
+    ),
+    EventType.DECIDED: (
+        (Party.MERCHANT, "merchant_decision"),
+        (Party.CUSTOMER, "customer_decision"),
+    ),
+    EventType.RESOLVED: (
+        (Party.MERCHANT, "merchant_case_resolved"),
+        (Party.CUSTOMER, "customer_case_resolved"),
+    ),
+    EventType.DISPUTE_ACCEPTED: (),  # the RESOLVED event that follows tells both sides
+    EventType.WITHDRAWN: ((Party.MERCHANT, "merchant_case_withdrawn"),),
+}
+_PARTY_NOTICES = {
+    EventType.INFO_REQUESTED: "info_requested",
+    EventType.REMINDER_SENT: "reminder",
+}
+
+
+def _audiences(event: DisputeEvent) -> tuple[tuple[Party, str], ...]:
+    if event.event_type in _PARTY_NOTICES:
+        party = Party(event.data["party"])
+        return ((party, f"{party}_{_PARTY_NOTICES[event.event_type]}"),)
+    if event.event_type == EventType.ESCALATED and event.data.get("cause") == "straight_to_support":
+        # The customer's "case opened" email already says support handles it.
+        return ((Party.MERCHANT, "merchant_escalated"),)
+    return _NOTICES.get(event.event_type, ())
+
+
+def _recipient_key(recipient: str) -> str:
+    return hashlib.sha256(recipient.lower().encode()).hexdigest()[:24]
+
+
+def _context(dispute: Dispute, event: DisputeEvent) -> dict[str, Any]:
+    def money(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "case_id": dispute.public_id,
+        "merchant_name": dispute.merchant.name,
+        "order_number": dispute.order.order_number,
+        "order_placed_at": dispute.order.placed_at.isoformat(),
+        "currency": dispute.currency,
+        "order_amount": money(dispute.order_amount),
+        "disputed_amount": money(dispute.disputed_amount),
+        "program": dispute.program,
+        "reason": dispute.reason,
+        "state": dispute.state,
+        "due_at": dispute.due_at.isoformat() if dispute.due_at else None,
+        "refund_offer": dispute.refund_offer,
+        "refund_offer_amount": money(dispute.refund_offer_amount),
+        "settled_amount": money(dispute.settled_amount),
+        "outcome": dispute.outcome,
+        "decision_reason": dispute.decision_reason,
+        "message": event.message,
+        "event": event.data,
+    }
+
+
+def queue_notices(*, events: Sequence[DisputeEvent], now: datetime) -> None:
+    """Queue the emails the recorded events call for; one query for all merchant recipients."""
+    routed = [(event, _audiences(event)) for event in events]
+    merchant_ids = {
+        event.dispute.merchant_id
+        for event, audiences in routed
+        if any(party == Party.MERCHANT for party, _ in audiences)
+    }
+    merchant_emails: dict[int, list[str]] = defaultdict(list)
+    if merchant_ids:
+        rows = (
+            MerchantMembership.objects.filter(merchant_id__in=merchant_ids, user__is_active=True)
+            .exclude(user__email="")
+            .values_list("merchant_id", "user__email")
+        )
+        for merchant_id, email in rows:
+            merchant_emails[merchant_id].append(email)
+
+    notices: list[EmailNotice] = []
+    for event, audiences in routed:
+        dispute = event.dispute
+        merchant = dispute.merchant
+        for party, kind in audiences:
+            if party == Party.MERCHANT:
+                recipients = merchant_emails.get(merchant.pk, [])
+                language = merchant.language
+            else:
+                recipients = [dispute.order.customer_email]
+                language = dispute.customer_language
+            context = _context(dispute, event)
+            notices.extend(
+                EmailNotice(
+                    kind=kind,
+                    recipient=recipient,
+                    dedupe_key=f"{kind}:{event.pk}:{_recipient_key(recipient)}",
+                    language=language,
+                    time_zone=merchant.time_zone,
+                    dispute_id=dispute.pk,
+                    context=context,
+                )
+                for recipient in recipients
+            )
+    outbox_enqueue(notices=notices, now=now)

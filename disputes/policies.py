@@ -1,0 +1,458 @@
+"""The rules of the two programs, as pure functions and frozen data.
+
+No ORM and no clock here: callers pass `now`. This module is where a reader learns the business
+rules (DESIGN.md §2–§4); models and services only apply what it says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays as holiday_calendars
+from django.utils.translation import gettext
+
+from .choices import (
+    CustomerReply,
+    Outcome,
+    Party,
+    PaymentState,
+    Program,
+    ProtectionStatus,
+    ProtectionTier,
+    Reason,
+    RefundOffer,
+    State,
+)
+from .errors import InvalidAmount, InvalidChoice, NotEligible
+
+# --- Deadlines -----------------------------------------------------------------------------------
+
+
+class DayCount(StrEnum):
+    CALENDAR = "calendar"
+    WORKING = "working"
+
+
+@dataclass(frozen=True)
+class Window:
+    days: int
+    day_count: DayCount = DayCount.CALENDAR
+
+
+@lru_cache(maxsize=64)
+def _holidays_for(country: str, year: int) -> frozenset[date]:
+    try:
+        return frozenset(holiday_calendars.country_holidays(country, years=year).keys())
+    except NotImplementedError:  # a country the package does not know: weekends only
+        return frozenset()
+
+
+def is_working_day(day: date, country: str) -> bool:
+    return day.weekday() < 5 and day not in _holidays_for(country, day.year)
+
+
+def add_working_days(start: date, days: int, country: str) -> date:
+    day = start
+    remaining = days
+    while remaining > 0:
+        day += timedelta(days=1)
+        if is_working_day(day, country):
+            remaining -= 1
+    return day
+
+
+def deadline_after(start: datetime, window: Window, *, time_zone: str, country: str) -> datetime:
+    """The instant a window that starts at `start` closes, in UTC.
+
+    A window of N days runs to the end of the N-th day after the start day, in the merchant's
+    local time: opened on 1 March at 10:00 with 21 days, it is open until 22 March 23:59:59.
+    The returned instant is the next local midnight; the window is open while now < deadline.
+    """
+    tz = ZoneInfo(time_zone)
+    start_day = start.astimezone(tz).date()
+    if window.day_count is DayCount.CALENDAR:
+        last_day = start_day + timedelta(days=window.days)
+    else:
+        last_day = add_working_days(start_day, window.days, country)
+    closes = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=tz)
+    return closes.astimezone(UTC)
+
+
+def is_open(deadline: datetime | None, now: datetime) -> bool:
+    return deadline is not None and now < deadline
+
+
+def reminder_times(deadline: datetime, days_before: Iterable[int]) -> list[datetime]:
+    return sorted(deadline - timedelta(days=d) for d in days_before)
+
+
+def next_reminder_at(
+    deadline: datetime | None, days_before: Iterable[int], *, after: datetime
+) -> datetime | None:
+    """The first reminder strictly after `after`, or None when no reminder is left.
+
+    A sweep that runs late and passed several reminder times sends one reminder, not a burst.
+    """
+    if deadline is None:
+        return None
+    upcoming = [t for t in reminder_times(deadline, days_before) if after < t < deadline]
+    return upcoming[0] if upcoming else None
+
+
+def days_left(deadline: datetime, now: datetime) -> int:
+    """Whole days left, rounded up: 1 hour left is "1 day left", not zero."""
+    seconds = (deadline - now).total_seconds()
+    return max(0, -int(-seconds // 86400))
+
+
+# --- Programs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReasonRule:
+    reason: Reason
+    # No merchant window: the case goes to support when opened (unauthorized purchase).
+    straight_to_support: bool = False
+    # Whether an escalation of this case costs the merchant a dispute fee.
+    charges_fee: bool = True
+    # "No refund after cancellation" refused by the merchant skips the customer's step.
+    escalate_when_refused: bool = False
+
+
+@dataclass(frozen=True)
+class ProgramPolicy:
+    program: Program
+    merchant_window: Window
+    customer_window: Window
+    information_window: Window
+    merchant_reminder_days: tuple[int, ...]
+    customer_reminder_days: tuple[int, ...]
+    pauses_invoice: bool
+    reasons: tuple[ReasonRule, ...]
+
+    def rule_for(self, reason: str) -> ReasonRule:
+        for rule in self.reasons:
+            if rule.reason == reason:
+                return rule
+        raise InvalidChoice(field="reason")
+
+    @property
+    def reason_choices(self) -> list[Reason]:
+        return [rule.reason for rule in self.reasons]
+
+
+PAYMENT_DISPUTE = ProgramPolicy(
+    program=Program.PAYMENT_DISPUTE,
+    merchant_window=Window(21),
+    customer_window=Window(20),
+    information_window=Window(5, DayCount.WORKING),
+    merchant_reminder_days=(7, 3, 1),
+    customer_reminder_days=(3,),
+    pauses_invoice=True,
+    reasons=(
+        ReasonRule(Reason.NOT_RECEIVED),
+        ReasonRule(Reason.RETURNED_NOT_REFUNDED),
+        ReasonRule(Reason.WRONG_AMOUNT),
+        ReasonRule(Reason.FAULTY),
+        ReasonRule(Reason.UNAUTHORIZED, straight_to_support=True),
+        ReasonRule(Reason.OTHER),
+    ),
+)
+
+BUYER_PROTECTION = ProgramPolicy(
+    program=Program.BUYER_PROTECTION,
+    merchant_window=Window(5),  # calendar days, not working days (seed 004)
+    customer_window=Window(20),
+    information_window=Window(5, DayCount.WORKING),
+    merchant_reminder_days=(2, 1),
+    customer_reminder_days=(3,),
+    pauses_invoice=False,
+    reasons=(
+        ReasonRule(Reason.NOT_RECEIVED),
+        ReasonRule(Reason.NO_REFUND_AFTER_RETURN),
+        ReasonRule(Reason.NO_REFUND_AFTER_CANCELLATION, escalate_when_refused=True),
+        # "Another request" is a message to support, not a claim against the merchant.
+        ReasonRule(Reason.OTHER_REQUEST, straight_to_support=True, charges_fee=False),
+    ),
+)
+
+PROGRAMS: dict[str, ProgramPolicy] = {
+    Program.PAYMENT_DISPUTE: PAYMENT_DISPUTE,
+    Program.BUYER_PROTECTION: BUYER_PROTECTION,
+}
+
+
+def policy_for(program: str) -> ProgramPolicy:
+    try:
+        return PROGRAMS[program]
+    except KeyError:
+        raise InvalidChoice(field="program") from None
+
+
+NEXT_ACTOR: dict[str, Party] = {
+    State.OPENED: Party.NONE,
+    State.AWAITING_MERCHANT: Party.MERCHANT,
+    State.AWAITING_CUSTOMER: Party.CUSTOMER,
+    State.ESCALATED: Party.SUPPORT,
+    State.DECIDED: Party.NONE,
+    State.RESOLVED: Party.NONE,
+    State.WITHDRAWN: Party.NONE,
+    # INFO_REQUESTED: whoever support asked; set by the transition.
+}
+
+
+# --- Money ---------------------------------------------------------------------------------------
+
+# ISO 4217 minor units for the currencies that differ from the usual two.
+_MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "JOD": 3}
+
+
+def minor_units(currency: str) -> int:
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """Round half-up to the currency's minor unit (EUR 0.005 -> 0.01)."""
+    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+
+
+def parse_amount(value: object, currency: str, *, field: str = "amount") -> Decimal:
+    """A money amount from user input: a non-negative number with at most the minor unit."""
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidAmount(field=field) from None
+    if not amount.is_finite() or amount < 0:
+        raise InvalidAmount(field=field)
+    if amount != round_money(amount, currency):
+        raise InvalidAmount(field=field)
+    return round_money(amount, currency)
+
+
+# --- The merchant's answer and the customer's reply ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefundTerms:
+    offer: RefundOffer
+    amount: Decimal
+
+
+def refund_terms(
+    offer: str, amount: Decimal | None, *, order_amount: Decimal, currency: str
+) -> RefundTerms:
+    """Check a merchant's refund offer and normalise it.
+
+    A "full" refund is the order amount; "partial" is more than zero and less than the order
+    amount; "after return" is at most the order amount (default: all of it); "none" is zero.
+    """
+    if offer not in RefundOffer.values:
+        raise InvalidChoice(field="refund")
+    if offer == RefundOffer.NONE:
+        return RefundTerms(RefundOffer.NONE, Decimal("0.00"))
+    if amount is None:
+        if offer == RefundOffer.PARTIAL:
+            raise InvalidAmount(field="amount")
+        amount = order_amount
+    amount = parse_amount(amount, currency)
+    if amount > order_amount:
+        raise InvalidAmount(
+            _refund_above_order_message(order_amount, currency), field="amount"
+        )
+    if amount == 0:
+        raise InvalidAmount(field="amount")
+    if offer == RefundOffer.FULL and amount != order_amount:
+        raise InvalidAmount(field="amount")
+    if offer == RefundOffer.PARTIAL and amount == order_amount:
+        return RefundTerms(RefundOffer.FULL, amount)
+    return RefundTerms(RefundOffer(offer), amount)
+
+
+def _refund_above_order_message(order_amount: Decimal, currency: str) -> str:
+    return gettext("The refund cannot be more than the order amount (%(amount)s %(currency)s).") % {
+        "amount": order_amount,
+        "currency": currency,
+    }
+
+
+class ReplyEffect(StrEnum):
+    RESOLVE = "resolve"
+    ESCALATE = "escalate"
+
+
+CUSTOMER_REPLIES: dict[str, dict[str, ReplyEffect]] = {
+    RefundOffer.FULL: {
+        CustomerReply.RECEIVED_REFUND: ReplyEffect.RESOLVE,
+        CustomerReply.REFUND_NOT_RECEIVED: ReplyEffect.ESCALATE,
+    },
+    RefundOffer.PARTIAL: {
+        CustomerReply.RECEIVED_REFUND: ReplyEffect.RESOLVE,
+        CustomerReply.REFUND_NOT_RECEIVED: ReplyEffect.ESCALATE,
+        CustomerReply.REJECT_PARTIAL: ReplyEffect.ESCALATE,
+    },
+    RefundOffer.AFTER_RETURN: {
+        CustomerReply.RECEIVED_REFUND: ReplyEffect.RESOLVE,
+        CustomerReply.REFUND_NOT_RECEIVED: ReplyEffect.ESCALATE,
+    },
+    RefundOffer.NONE: {
+        CustomerReply.ACCEPT_NO_REFUND: ReplyEffect.RESOLVE,
+        CustomerReply.DISAGREE: ReplyEffect.ESCALATE,
+    },
+}
+# A customer who lets the 20 days pass without a word is taken to accept the offer.
+SILENCE_EFFECT = ReplyEffect.RESOLVE
+
+
+def customer_replies_for(offer: str) -> list[str]:
+    return list(CUSTOMER_REPLIES.get(offer, {}))
+
+
+def customer_reply_effect(offer: str, reply: str) -> ReplyEffect:
+    try:
+        return CUSTOMER_REPLIES[offer][reply]
+    except KeyError:
+        raise InvalidChoice(field="reply") from None
+
+
+def skips_customer_step(rule: ReasonRule, terms: RefundTerms) -> bool:
+    return rule.escalate_when_refused and terms.offer == RefundOffer.NONE
+
+
+# --- Invoice effects -----------------------------------------------------------------------------
+
+
+def payment_state_on_open(current: str, policy: ProgramPolicy) -> PaymentState:
+    if policy.pauses_invoice and current == PaymentState.ACTIVE:
+        return PaymentState.PAUSED
+    return PaymentState(current)
+
+
+def payment_state_on_close(
+    current: str, *, outcome: str, settled_amount: Decimal, order_amount: Decimal
+) -> PaymentState:
+    """What happens to the order's payment when a case closes.
+
+    Support decides for the customer (fully or in part): the amount is charged back. The merchant
+    refunds the whole order by agreement: refunded. Anything else (decided for the merchant,
+    withdrawn, a partial or no refund agreed): a paused invoice is reactivated and the customer
+    pays what is left.
+    """
+    if outcome in (Outcome.CUSTOMER, Outcome.SPLIT) and settled_amount > 0:
+        return PaymentState.CHARGED_BACK
+    if outcome == Outcome.AGREEMENT and settled_amount == order_amount and settled_amount > 0:
+        return PaymentState.REFUNDED
+    if current == PaymentState.PAUSED:
+        return PaymentState.ACTIVE
+    return PaymentState(current)
+
+
+def settled_amount_for_decision(
+    outcome: str, amount: Decimal | None, *, disputed_amount: Decimal, currency: str
+) -> Decimal:
+    """The amount support's decision moves to the customer."""
+    if outcome == Outcome.MERCHANT:
+        return Decimal("0.00")
+    if outcome == Outcome.CUSTOMER:
+        return disputed_amount if amount is None else _checked(amount, disputed_amount, currency)
+    if outcome == Outcome.SPLIT:
+        if amount is None:
+            raise InvalidAmount(field="amount")
+        settled = _checked(amount, disputed_amount, currency)
+        if not 0 < settled < disputed_amount:
+            raise InvalidAmount(field="amount")
+        return settled
+    raise InvalidChoice(field="outcome")
+
+
+def _checked(amount: Decimal, limit: Decimal, currency: str) -> Decimal:
+    value = parse_amount(amount, currency)
+    if value > limit:
+        raise InvalidAmount(_refund_above_order_message(limit, currency), field="amount")
+    return value
+
+
+# --- Buyer protection ----------------------------------------------------------------------------
+
+PROTECTION_DAYS = 30
+CHECKIN_AFTER_DAYS = 23
+EXTENSION_DAYS = 30
+EXTENDABLE_TIERS = frozenset({ProtectionTier.PLUS, ProtectionTier.ONE_TIME})
+
+
+def protection_ends_at(placed_at: datetime) -> datetime:
+    return placed_at + timedelta(days=PROTECTION_DAYS)
+
+
+def protection_checkin_at(placed_at: datetime) -> datetime:
+    return placed_at + timedelta(days=CHECKIN_AFTER_DAYS)
+
+
+def protection_is_active(
+    *, tier: str, status: str, ends_at: datetime | None, now: datetime
+) -> bool:
+    return (
+        tier != ProtectionTier.NONE
+        and status == ProtectionStatus.ACTIVE
+        and ends_at is not None
+        and now < ends_at
+    )
+
+
+class ExtensionDecision(StrEnum):
+    GRANTED = "granted"
+    UPGRADE_REQUIRED = "upgrade_required"
+    ALREADY_EXTENDED = "already_extended"
+    NOT_ACTIVE = "not_active"
+
+
+def protection_extension(
+    *, tier: str, status: str, ends_at: datetime | None, extended: bool, now: datetime
+) -> ExtensionDecision:
+    """Extending protection once by 30 days: granted for plus and one-time, basic must upgrade."""
+    if not protection_is_active(tier=tier, status=status, ends_at=ends_at, now=now):
+        return ExtensionDecision.NOT_ACTIVE
+    if extended:
+        return ExtensionDecision.ALREADY_EXTENDED
+    if tier not in EXTENDABLE_TIERS:
+        return ExtensionDecision.UPGRADE_REQUIRED
+    return ExtensionDecision.GRANTED
+
+
+def check_program_eligibility(
+    program: str,
+    *,
+    payment_state: str,
+    tier: str,
+    protection_status: str,
+    protection_ends_at: datetime | None,
+    now: datetime,
+) -> None:
+    """Raise NotEligible when an order cannot get a case of this program now."""
+    if program == Program.PAYMENT_DISPUTE:
+        if payment_state in (PaymentState.CHARGED_BACK, PaymentState.REFUNDED):
+            raise NotEligible(_already_settled_message())
+        return
+    if program == Program.BUYER_PROTECTION:
+        if not protection_is_active(
+            tier=tier, status=protection_status, ends_at=protection_ends_at, now=now
+        ):
+            raise NotEligible(_protection_inactive_message())
+        return
+    raise InvalidChoice(field="program")
+
+
+def _already_settled_message() -> str:
+    return gettext("This order has already been refunded or charged back.")
+
+
+def _protection_inactive_message() -> str:
+    return gettext(
+        "This order has no active buyer protection: it was not taken at checkout, "
+        "it has ended, or its protection period is over."
+    )

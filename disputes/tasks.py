@@ -1,0 +1,35 @@
+"""Beat jobs: thin wrappers, each one idempotent service call."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="disputes.escalate_overdue_merchant_windows", ignore_result=True)
+def escalate_overdue_merchant_windows() -> int:
+    return services.dispute_escalate_overdue()
+
+
+@shared_task(name="disputes.close_overdue_customer_windows", ignore_result=True)
+def close_overdue_customer_windows() -> int:
+    return services.dispute_close_overdue_customer_windows()
+
+
+@shared_task(name="disputes.expire_information_requests", ignore_result=True)
+def expire_information_requests() -> int:
+    return services.dispute_expire_information_requests()
+
+
+@shared_task(name="disputes.queue_due_reminders", ignore_result=True)
+def queue_due_reminders() -> int:
+    return services.dispute_send_due_reminders()
+
+
+@shared_task(name="disputes.send_protection_checkins", ignore_result=True)
+def send_protection_checkins() -> int:
+    return services.order_send_protection_checkins()
+
+
+@shared_task(name="disputes.expire_protection", ignore_result=True)
+def expire_protection() -> int:
+    return services.order_expire_protection()

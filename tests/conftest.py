@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from disputes_portal.celery import app as celery_app
+
+
+def _database_label() -> str:
+    db = settings.DATABASES["default"]
+    vendor = db["ENGINE"].rsplit(".", 1)[-1]
+    where = f"{db.get('HOST') or 'local'}:{db.get('PORT') or ''}" if db.get("HOST") else db["NAME"]
+    return f"{vendor} ({where})"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    redis = os.environ.get("REDIS_URL") or "not reachable (Redis tests skipped)"
+    return [f"database: {_database_label()}", f"redis: {redis}"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (row locks, SKIP LOCKED); set DATABASE_URL")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_inline() -> None:
+    # Tasks queued after commit run in the test's own process; broker tests opt out.
+    celery_app.conf.task_always_eager = True
+
+
+@pytest.fixture(autouse=True)
+def _private_media(tmp_path, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "private-media")},
+        },
+    }
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"

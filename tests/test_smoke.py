@@ -1,0 +1,40 @@
+import pytest
+from django.core.management import call_command
+
+from disputes.choices import Program, State
+from disputes.models import Dispute
+from disputes_portal.celery import app as celery_app
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/admin/login/", "/health/"])
+def test_public_pages_answer(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+
+
+def test_every_scheduled_job_names_a_registered_task(settings):
+    celery_app.loader.import_default_modules()
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert scheduled <= set(celery_app.tasks), scheduled - set(celery_app.tasks)
+
+
+@pytest.mark.django_db
+def test_models_and_migrations_agree():
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+@pytest.mark.django_db
+def test_seed_demo_covers_every_state_of_both_programs_and_is_idempotent(capsys):
+    call_command("seed_demo")
+    first = Dispute.objects.count()
+    call_command("seed_demo")
+    assert Dispute.objects.count() == first
+    assert "demo-support-pass" in capsys.readouterr().out
+    states_per_program = {
+        program: set(Dispute.objects.filter(program=program).values_list("state", flat=True))
+        for program in Program.values
+    }
+    reachable = set(State.values) - {State.OPENED}  # "opened" lasts only inside a transaction
+    for program, states in states_per_program.items():
+        assert states == reachable, (program, reachable - states)
