@@ -32,6 +32,7 @@ from .actors import SYSTEM, Actor
 from .choices import (
     OPEN_STATES,
     ActorKind,
+    EventType,
     Outcome,
     Party,
     ProtectionStatus,
@@ -287,10 +288,25 @@ def dispute_respond(
 
 
 def _refuse_merchant_action(dispute: Dispute) -> None:
-    if dispute.state == State.ESCALATED and dispute.escalated_at and dispute.due_at is None:
+    """Say why a merchant's answer is refused: late is not the same as "not possible"."""
+    if dispute.state == State.ESCALATED and not dispute.refund_offer:
         raise DeadlinePassed(
             gettext("The response time has ended and the case is now with support.")
         )
+    raise TransitionNotAllowed()
+
+
+def _reply_window_ended() -> str:
+    return gettext("The time to answer the offer has ended; the case was closed.")
+
+
+def _refuse_customer_reply(dispute: Dispute) -> None:
+    """A reply that arrives just after the window closed gets the reason, not a generic error."""
+    closed_by_silence = dispute.events.filter(
+        event_type=EventType.RESOLVED, data__cause="customer_silent"
+    ).exists()
+    if closed_by_silence:
+        raise DeadlinePassed(_reply_window_ended())
     raise TransitionNotAllowed()
 
 
@@ -333,11 +349,9 @@ def dispute_customer_reply(
         dispute = _lock(dispute, actor=actor)
         now = _now(now)
         if dispute.state != State.AWAITING_CUSTOMER:
-            raise TransitionNotAllowed()
+            _refuse_customer_reply(dispute)
         if not is_open(dispute.due_at, now):
-            raise DeadlinePassed(
-                gettext("The time to answer the offer has ended; the case was closed.")
-            )
+            raise DeadlinePassed(_reply_window_ended())
         effect = customer_reply_effect(dispute.refund_offer, reply)
         change = _Change(disputes=[dispute])
         change.events.append(
