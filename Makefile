@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml
 
 # Compiled catalogues are build output: compiled at install time when gettext is present.
 messages: $(STAMP)
-	@if command -v msgfmt >/dev/null 2>&1; then \
+	@if ! ls locale/*/LC_MESSAGES/*.po >/dev/null 2>&1; then \
+		echo "No translation catalogues yet: pages and emails are in English"; \
+	elif command -v msgfmt >/dev/null 2>&1; then \
 		$(BIN)/python manage.py compilemessages --ignore=.venv -v0; \
 	else echo "gettext (msgfmt) not found: pages and emails stay in English"; fi
 

@@ -213,6 +213,10 @@ NEXT_ACTOR: dict[str, Party] = {
 _MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "JOD": 3}
 
 
+# What a money column holds (14 digits, 2 decimals); anything larger is not a real amount.
+MAX_AMOUNT = Decimal("1000000000000")
+
+
 def minor_units(currency: str) -> int:
     return _MINOR_UNITS.get(currency.upper(), 2)
 
@@ -226,13 +230,14 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> Deci
     """A money amount from user input: a non-negative number with at most the minor unit."""
     try:
         amount = Decimal(str(value).strip())
+        if not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT:
+            raise InvalidAmount(field=field)
+        rounded = round_money(amount, currency)
     except (InvalidOperation, ValueError):
         raise InvalidAmount(field=field) from None
-    if not amount.is_finite() or amount < 0:
+    if amount != rounded:
         raise InvalidAmount(field=field)
-    if amount != round_money(amount, currency):
-        raise InvalidAmount(field=field)
-    return round_money(amount, currency)
+    return rounded
 
 
 # --- The merchant's answer and the customer's reply ----------------------------------------------
@@ -309,13 +314,22 @@ CUSTOMER_REPLIES: dict[str, dict[str, ReplyEffect]] = {
 SILENCE_EFFECT = ReplyEffect.RESOLVE
 
 
-def customer_replies_for(offer: str) -> list[str]:
-    return list(CUSTOMER_REPLIES.get(offer, {}))
+def _reply_table(offer: str, partial: bool) -> dict[str, ReplyEffect]:
+    table = CUSTOMER_REPLIES.get(offer, {})
+    if offer == RefundOffer.AFTER_RETURN and partial:
+        # Less than the order back after a return is a partial refund: it may be refused.
+        table = CUSTOMER_REPLIES[RefundOffer.PARTIAL]
+    return table
 
 
-def customer_reply_effect(offer: str, reply: str) -> ReplyEffect:
+def customer_replies_for(offer: str, *, partial: bool = False) -> list[str]:
+    """The customer's choices for an offer; `partial` when less than the disputed amount."""
+    return list(_reply_table(offer, partial))
+
+
+def customer_reply_effect(offer: str, reply: str, *, partial: bool = False) -> ReplyEffect:
     try:
-        return CUSTOMER_REPLIES[offer][reply]
+        return _reply_table(offer, partial)[reply]
     except KeyError:
         raise InvalidChoice(field="reply") from None
 
@@ -359,7 +373,12 @@ def settled_amount_for_decision(
     if outcome == Outcome.MERCHANT:
         return Decimal("0.00")
     if outcome == Outcome.CUSTOMER:
-        return disputed_amount if amount is None else _checked(amount, disputed_amount, currency)
+        if amount is None:
+            return disputed_amount
+        settled = _checked(amount, disputed_amount, currency)
+        if settled == 0:  # a decision for the customer that moves nothing is not one
+            raise InvalidAmount(field="amount")
+        return settled
     if outcome == Outcome.SPLIT:
         if amount is None:
             raise InvalidAmount(field="amount")

@@ -352,7 +352,11 @@ def dispute_customer_reply(
             _refuse_customer_reply(dispute)
         if not is_open(dispute.due_at, now):
             raise DeadlinePassed(_reply_window_ended())
-        effect = customer_reply_effect(dispute.refund_offer, reply)
+        effect = customer_reply_effect(
+            dispute.refund_offer,
+            reply,
+            partial=(dispute.refund_offer_amount or 0) < dispute.disputed_amount,
+        )
         change = _Change(disputes=[dispute])
         change.events.append(
             events.customer_replied(dispute, actor=actor, now=now, reply=reply, message=message)

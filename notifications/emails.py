@@ -19,6 +19,7 @@ from django.utils import formats, timezone, translation
 from django.utils.dateparse import parse_datetime
 
 from disputes.choices import Outcome, Program, Reason, RefundOffer, State
+from disputes.policies import minor_units
 
 _LABELS: dict[str, type[models.TextChoices]] = {
     "program": Program,
@@ -41,7 +42,9 @@ def _money(value: object, currency: str) -> str | None:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
-    return f"{formats.number_format(amount, 2, use_l10n=True, force_grouping=True)} {currency}"
+    places = minor_units(currency) if currency else 2
+    shown = formats.number_format(amount, places, use_l10n=True, force_grouping=True)
+    return f"{shown} {currency}"
 
 
 def display_context(context: dict[str, Any], time_zone: str) -> dict[str, Any]:

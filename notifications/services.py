@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import smtplib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -114,7 +113,8 @@ def outbox_deliver_one(*, message_id: int, now: datetime | None = None) -> str:
             return "skipped"  # sent, claimed by another worker, or not due
         try:
             _send(message)
-        except (smtplib.SMTPException, OSError) as error:
+        except Exception as error:  # noqa: BLE001 - SMTP, network or rendering: retry, then fail
+            logger.warning("Outbox message %s not sent: %s", message.pk, error)
             message.attempts += 1
             message.last_error = f"{type(error).__name__}: {error}"[:2000]
             if gives_up(message.attempts):

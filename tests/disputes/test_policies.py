@@ -595,14 +595,6 @@ def test_refund_with_cents_is_rejected_in_a_currency_without_minor_unit():
         refund_terms(RefundOffer.PARTIAL, "12.50", order_amount=Decimal("100"), currency="JPY")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: parse_amount lets decimal.InvalidOperation escape for amounts too large to "
-        "quantize in the default 28-digit context (e.g. '1e30', '1e26'): round_money's "
-        "quantize raises outside the try block instead of InvalidAmount"
-    ),
-)
 @pytest.mark.parametrize("amount", ["1e30", "1e26", "12345678901234567890123456789"])
 def test_absurdly_large_refund_is_rejected_as_an_invalid_amount(amount):
     with pytest.raises(InvalidAmount):
@@ -969,14 +961,6 @@ def test_decision_for_the_customer_of_the_whole_disputed_amount_is_allowed():
     assert settle(Outcome.CUSTOMER, "100.00") == Decimal("100.00")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: settled_amount_for_decision('customer', Decimal('0'), ...) returns 0.00; a "
-        "decision for the customer that moves nothing makes payment_state_on_close reactivate "
-        "the invoice instead of charging back (DESIGN.md §2)"
-    ),
-)
 def test_decision_for_the_customer_of_zero_is_rejected():
     with pytest.raises(InvalidAmount):
         settle(Outcome.CUSTOMER, "0.00")

@@ -597,3 +597,18 @@ def test_transitions_are_not_methods_callers_can_skip_the_service_with():
     with pytest.raises(AttributeError):
         dispute.state = State.DECIDED  # the FSM field is protected
     assert SYSTEM.kind == "system"
+
+
+def test_a_partial_refund_after_return_can_be_refused_as_partial():
+    dispute = offered(RefundOffer.AFTER_RETURN, "60.00")
+    services.dispute_customer_reply(
+        dispute=dispute, actor=customer_actor(dispute), reply=CustomerReply.REJECT_PARTIAL,
+        now=NOW,
+    )
+    dispute.refresh_from_db()
+    assert dispute.state == State.ESCALATED
+    full = offered(RefundOffer.AFTER_RETURN)
+    with pytest.raises(InvalidChoice):
+        services.dispute_customer_reply(
+            dispute=full, actor=customer_actor(full), reply=CustomerReply.REJECT_PARTIAL, now=NOW
+        )

@@ -111,7 +111,9 @@ every_kind_and_language = pytest.mark.parametrize(
 
 
 def render(kind: str, language: str, time_zone: str = "Europe/Helsinki", **overrides: Any):
-    return render_email(kind, realistic_context(**overrides), language=language, time_zone=time_zone)
+    return render_email(
+        kind, realistic_context(**overrides), language=language, time_zone=time_zone
+    )
 
 
 # --- Discovery guards: the parametrized tests below really cover something ------------------------
@@ -275,7 +277,7 @@ def test_english_amounts_read_as_expected():
     assert render("merchant_escalated", "en").text.count("7.50 EUR") == 1
 
 
-# --- Particular cases ------------------------------------------------------------------------------
+# --- Particular cases -----------------------------------------------------------------------------
 
 
 def test_codes_are_shown_as_labels():
@@ -295,9 +297,7 @@ def test_decision_shows_the_outcome_label():
 
 @pytest.mark.parametrize("kind", ["merchant_new_case", "customer_case_opened"])
 def test_a_case_without_a_merchant_window_says_support_handles_it(kind):
-    email = render(
-        kind, "en", due_at=None, reason=Reason.UNAUTHORIZED.value, event={"cause": ""}
-    )
+    email = render(kind, "en", due_at=None, reason=Reason.UNAUTHORIZED.value, event={"cause": ""})
     assert "support" in email.text
     assert "None" not in email.text
     assert "until" not in email.text
@@ -316,20 +316,10 @@ def test_escalation_without_a_fee_does_not_mention_one():
 
 
 @pytest.mark.parametrize("language", [code for code in LANGUAGE_CODES if code != "en"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: emails/layout.html reads LANGUAGE_CODE, which render_to_string without a "
-    "request never provides, so every HTML part says <html lang=\"en\">",
-)
 def test_html_part_declares_the_readers_language(language):
     assert f'<html lang="{language}">' in render("merchant_new_case", language).html
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: notifications.emails._money always uses 2 decimals, ignoring the currency's "
-    "minor unit (disputes.policies.minor_units: ISK/JPY 0, BHD 3)",
-)
 def test_money_follows_the_currencys_minor_unit():
     text = render("merchant_new_case", "en", currency="ISK", order_amount="12900").text
     assert "12,900 ISK" in text
