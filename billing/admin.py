@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from .models import FeeLine
 
@@ -12,5 +13,5 @@ class FeeLineAdmin(admin.ModelAdmin):
     show_full_result_count = False
     readonly_fields = [f.name for f in FeeLine._meta.concrete_fields]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

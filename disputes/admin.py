@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
@@ -37,8 +39,14 @@ class MerchantAdmin(admin.ModelAdmin):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = [
-        "order_number", "merchant", "placed_at", "amount", "currency", "payment_state",
-        "protection_tier", "protection_status",
+        "order_number",
+        "merchant",
+        "placed_at",
+        "amount",
+        "currency",
+        "payment_state",
+        "protection_tier",
+        "protection_status",
     ]
     list_filter = ["payment_state", "protection_tier", "protection_status"]
     search_fields = ["order_number", "customer_email"]
@@ -47,41 +55,61 @@ class OrderAdmin(admin.ModelAdmin):
     show_full_result_count = False
     # Payment and protection states change only through the services.
     readonly_fields = [
-        "payment_state", "protection_status", "protection_extended_at",
+        "payment_state",
+        "protection_status",
+        "protection_extended_at",
         "protection_checkin_sent_at",
     ]
 
 
 class EventInline(admin.TabularInline):
     model = DisputeEvent
-    fields = ["created_at", "event_type", "actor_kind", "actor_id", "visibility", "message"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "created_at",
+        "event_type",
+        "actor_kind",
+        "actor_id",
+        "visibility",
+        "message",
+    )
     extra = 0
     can_delete = False
     ordering = ["created_at", "id"]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
 class AttachmentInline(admin.TabularInline):
     model = Attachment
-    fields = ["original_name", "content_type", "size", "sha256", "uploaded_by", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "uploaded_by",
+        "created_at",
+    )
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
 @admin.register(Dispute)
 class DisputeAdmin(admin.ModelAdmin):
     list_display = [
-        "public_id", "merchant", "program", "reason", "state", "next_actor", "due_at",
+        "public_id",
+        "merchant",
+        "program",
+        "reason",
+        "state",
+        "next_actor",
+        "due_at",
         "opened_at",
     ]
     list_filter = ["state", "program", "reason", "next_actor"]
@@ -91,14 +119,12 @@ class DisputeAdmin(admin.ModelAdmin):
     ordering = ["-opened_at"]
     inlines = [EventInline, AttachmentInline]
     # A state is never edited by hand: every change goes through disputes.services.
-    readonly_fields = [
-        f.name for f in Dispute._meta.get_fields() if getattr(f, "concrete", False)
-    ]
+    readonly_fields = [f.name for f in Dispute._meta.get_fields() if getattr(f, "concrete", False)]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 

@@ -19,9 +19,7 @@ class Reason(models.TextChoices):
     OTHER = "other", _("Other")
     # Buyer protection
     NO_REFUND_AFTER_RETURN = "no_refund_after_return", _("No refund after return")
-    NO_REFUND_AFTER_CANCELLATION = "no_refund_after_cancellation", _(
-        "No refund after cancellation"
-    )
+    NO_REFUND_AFTER_CANCELLATION = "no_refund_after_cancellation", _("No refund after cancellation")
     OTHER_REQUEST = "other_request", _("Another request")
 
 

@@ -94,7 +94,11 @@ def customer_replied(
     dispute: Dispute, *, actor: Actor, now: datetime, reply: str, message: str
 ) -> DisputeEvent:
     return _event(
-        dispute, EventType.CUSTOMER_REPLIED, actor=actor, now=now, message=message,
+        dispute,
+        EventType.CUSTOMER_REPLIED,
+        actor=actor,
+        now=now,
+        message=message,
         data={"reply": reply},
     )
 

@@ -17,7 +17,7 @@ def new_public_id() -> str:
 def normalise_public_id(value: str) -> str:
     """Accept what people type: lower case, spaces, O for 0 and I/L for 1."""
     cleaned = value.strip().upper().replace(" ", "")
-    cleaned = cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    cleaned = cleaned.translate(str.maketrans("OIL", "011"))
     if cleaned.startswith("DP") and not cleaned.startswith("DP-"):
         cleaned = "DP-" + cleaned[2:]
     body = cleaned[3:].replace("-", "")

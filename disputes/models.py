@@ -34,8 +34,6 @@ from .choices import (
 from .identifiers import new_public_id
 from .policies import NEXT_ACTOR, RefundTerms
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
-
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -113,7 +111,9 @@ class Order(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="orders")
     order_number = models.CharField(_("order number"), max_length=64)
     placed_at = models.DateTimeField(_("placed at"))
-    amount = models.DecimalField(_("amount"), **MONEY, validators=[MinValueValidator(0)])
+    amount = models.DecimalField(
+        _("amount"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)]
+    )
     currency = models.CharField(_("currency"), max_length=3)
     customer_email = models.EmailField(_("customer email"))
     customer_language = models.CharField(
@@ -221,16 +221,16 @@ class Dispute(FSMModelMixin, models.Model):
     )
 
     currency = models.CharField(_("currency"), max_length=3)
-    order_amount = models.DecimalField(_("order amount"), **MONEY)
-    disputed_amount = models.DecimalField(_("disputed amount"), **MONEY)
+    order_amount = models.DecimalField(_("order amount"), max_digits=14, decimal_places=2)
+    disputed_amount = models.DecimalField(_("disputed amount"), max_digits=14, decimal_places=2)
     refund_offer = models.CharField(
         _("refund offer"), max_length=16, choices=RefundOffer.choices, blank=True
     )
     refund_offer_amount = models.DecimalField(
-        _("refund offered"), **MONEY, null=True, blank=True
+        _("refund offered"), max_digits=14, decimal_places=2, null=True, blank=True
     )
     settled_amount = models.DecimalField(
-        _("amount to the customer"), **MONEY, null=True, blank=True
+        _("amount to the customer"), max_digits=14, decimal_places=2, null=True, blank=True
     )
 
     opened_at = models.DateTimeField(_("opened at"))

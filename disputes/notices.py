@@ -35,7 +35,7 @@ _NOTICES: dict[str, tuple[tuple[Party, str], ...]] = {
     EventType.DISPUTE_ACCEPTED: (),  # the RESOLVED event that follows tells both sides
     EventType.WITHDRAWN: ((Party.MERCHANT, "merchant_case_withdrawn"),),
 }
-_PARTY_NOTICES = {
+_PARTY_NOTICES: dict[str, str] = {
     EventType.INFO_REQUESTED: "info_requested",
     EventType.REMINDER_SENT: "reminder",
 }

@@ -1,7 +1,7 @@
 """The rules of the two programs, as pure functions and frozen data.
 
 No ORM and no clock here: callers pass `now`. This module is where a reader learns the business
-rules (DESIGN.md §2–§4); models and services only apply what it says.
+rules (DESIGN.md §2 to §4); models and services only apply what it says.
 """
 
 from __future__ import annotations
@@ -267,9 +267,7 @@ def refund_terms(
         amount = order_amount
     amount = parse_amount(amount, currency)
     if amount > order_amount:
-        raise InvalidAmount(
-            _refund_above_order_message(order_amount, currency), field="amount"
-        )
+        raise InvalidAmount(_refund_above_order_message(order_amount, currency), field="amount")
     if amount == 0:
         raise InvalidAmount(field="amount")
     if offer == RefundOffer.FULL and amount != order_amount:

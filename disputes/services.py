@@ -128,7 +128,9 @@ def _persist(change: _Change, *, now: datetime) -> list[DisputeEvent]:
     return recorded
 
 
-def _escalate(dispute: Dispute, change: _Change, *, now: datetime, actor: Actor, cause: str) -> None:
+def _escalate(
+    dispute: Dispute, change: _Change, *, now: datetime, actor: Actor, cause: str
+) -> None:
     _fsm(dispute, "escalate", now=now)
     event = events.escalated(dispute, actor=actor, now=now, cause=cause)
     if policy_for(dispute.program).rule_for(dispute.reason).charges_fee:
@@ -193,7 +195,9 @@ def dispute_open(
         amount = order.amount
         if disputed_amount is not None:
             amount = settled_amount_for_decision(
-                Outcome.CUSTOMER, disputed_amount, disputed_amount=order.amount,
+                Outcome.CUSTOMER,
+                disputed_amount,
+                disputed_amount=order.amount,
                 currency=order.currency,
             )
         merchant = order.merchant
@@ -218,9 +222,7 @@ def dispute_open(
             )
             dispute.start_merchant_window(
                 due_at=due_at,
-                reminder_due_at=next_reminder_at(
-                    due_at, policy.merchant_reminder_days, after=now
-                ),
+                reminder_due_at=next_reminder_at(due_at, policy.merchant_reminder_days, after=now),
             )
         try:
             with transaction.atomic():
@@ -278,9 +280,7 @@ def dispute_respond(
             dispute.make_offer(
                 terms=terms,
                 due_at=due_at,
-                reminder_due_at=next_reminder_at(
-                    due_at, policy.customer_reminder_days, after=now
-                ),
+                reminder_due_at=next_reminder_at(due_at, policy.customer_reminder_days, after=now),
             )
             change.events.append(events.offer_made(dispute, actor=actor, now=now, message=message))
         _persist(change, now=now)
@@ -328,8 +328,12 @@ def dispute_accept(
             )
         _fsm(dispute, "accept_dispute", now=now)
         change = _Change(disputes=[dispute])
-        change.events.append(events.dispute_accepted(dispute, actor=actor, now=now, message=message))
-        change.events.append(events.resolved(dispute, actor=actor, now=now, cause="merchant_accepted"))
+        change.events.append(
+            events.dispute_accepted(dispute, actor=actor, now=now, message=message)
+        )
+        change.events.append(
+            events.resolved(dispute, actor=actor, now=now, cause="merchant_accepted")
+        )
         _settle_payment(dispute, change)
         _persist(change, now=now)
     return dispute
@@ -387,7 +391,7 @@ def dispute_withdraw(
     return dispute
 
 
-# --- Support ---------------------------------------------------------------------------------------
+# --- Support -------------------------------------------------------------------------------------
 
 
 def dispute_request_information(
@@ -481,7 +485,7 @@ def dispute_decide(
     return dispute
 
 
-# --- Deadline sweeps -------------------------------------------------------------------------------
+# --- Deadline sweeps -----------------------------------------------------------------------------
 
 
 def _sweep(
@@ -542,7 +546,9 @@ def dispute_close_overdue_customer_windows(
 
     def apply(dispute: Dispute, change: _Change) -> None:
         _fsm(dispute, "settle", now=now)
-        change.events.append(events.resolved(dispute, actor=SYSTEM, now=now, cause="customer_silent"))
+        change.events.append(
+            events.resolved(dispute, actor=SYSTEM, now=now, cause="customer_silent")
+        )
         _settle_payment(dispute, change)
 
     return _sweep(
@@ -691,9 +697,7 @@ def order_extend_protection(*, order: Order, now: datetime | None = None) -> Ext
             order.protection_ends_at += timedelta(days=EXTENSION_DAYS)
             order.protection_extended_at = now
             order.save(update_fields=["protection_ends_at", "protection_extended_at", "updated_at"])
-            outbox_enqueue(
-                notices=[_order_notice(order, "customer_protection_extended")], now=now
-            )
+            outbox_enqueue(notices=[_order_notice(order, "customer_protection_extended")], now=now)
     return decision
 
 

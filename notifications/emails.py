@@ -9,6 +9,7 @@ body set in the shared layout (emails/layout.html), so the two parts never say d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -62,6 +63,10 @@ def display_context(context: dict[str, Any], time_zone: str) -> dict[str, Any]:
             moment = parse_datetime(value) if isinstance(value, str) else None
             if moment is not None:
                 local = timezone.localtime(moment, tz)
+                if local.time() == time.min:
+                    # A deadline is the midnight that closes its last day: show that day's
+                    # last minute, "until 25 October 23:59", not "until 26 October 00:00".
+                    local -= timedelta(minutes=1)
                 shown[key] = local
                 shown[f"{key}_display"] = formats.date_format(local, "DATETIME_FORMAT")
                 shown[f"{key}_date"] = formats.date_format(local, "DATE_FORMAT")

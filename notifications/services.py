@@ -67,7 +67,9 @@ def _request_delivery() -> None:
     try:
         deliver_outbox.delay()
     except Exception:
-        logger.warning("Broker unavailable; outbox delivery left to the periodic job", exc_info=True)
+        logger.warning(
+            "Broker unavailable; outbox delivery left to the periodic job", exc_info=True
+        )
 
 
 @dataclass
@@ -113,7 +115,7 @@ def outbox_deliver_one(*, message_id: int, now: datetime | None = None) -> str:
             return "skipped"  # sent, claimed by another worker, or not due
         try:
             _send(message)
-        except Exception as error:  # noqa: BLE001 - SMTP, network or rendering: retry, then fail
+        except Exception as error:
             logger.warning("Outbox message %s not sent: %s", message.pk, error)
             message.attempts += 1
             message.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -137,9 +139,9 @@ def outbox_deliver_one(*, message_id: int, now: datetime | None = None) -> str:
 def outbox_retry(*, message_ids: Sequence[int], now: datetime | None = None) -> int:
     """Put failed messages back in the queue (the admin's "send again")."""
     now = now or timezone.now()
-    count = OutboxMessage.objects.filter(
-        pk__in=message_ids, status=DeliveryStatus.FAILED
-    ).update(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, last_error="")
+    count = OutboxMessage.objects.filter(pk__in=message_ids, status=DeliveryStatus.FAILED).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, last_error=""
+    )
     if count:
         transaction.on_commit(_request_delivery)
     return count

@@ -26,7 +26,7 @@ def postgres_ready(url: str) -> bool:
         # Connect to the maintenance database: the test database is created by pytest-django.
         with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", connect_timeout=3):
             return True
-    except Exception as error:  # noqa: BLE001 - any failure means "not usable"
+    except Exception as error:
         print(f"# PostgreSQL not usable: {error}", file=sys.stderr)
         return False
 

@@ -31,9 +31,15 @@ def violates(**changes) -> bool:
 def test_one_open_dispute_per_order_even_without_the_service():
     dispute = open_dispute(now=NOW)
     second = Dispute(
-        order=dispute.order, merchant=dispute.merchant, program=dispute.program,
-        reason=dispute.reason, customer_message="again", currency="EUR",
-        order_amount=Decimal("100.00"), disputed_amount=Decimal("100.00"), opened_at=NOW,
+        order=dispute.order,
+        merchant=dispute.merchant,
+        program=dispute.program,
+        reason=dispute.reason,
+        customer_message="again",
+        currency="EUR",
+        order_amount=Decimal("100.00"),
+        disputed_amount=Decimal("100.00"),
+        opened_at=NOW,
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         second.save()
@@ -62,7 +68,10 @@ def test_database_refuses_inconsistent_disputes(changes):
 
 def test_database_accepts_a_consistent_decision():
     assert not violates(
-        state=State.DECIDED, outcome=Outcome.CUSTOMER, due_at=None, decision_reason="Proven.",
+        state=State.DECIDED,
+        outcome=Outcome.CUSTOMER,
+        due_at=None,
+        decision_reason="Proven.",
         settled_amount=Decimal("100.00"),
     )
 
@@ -88,8 +97,12 @@ def test_a_dispute_is_charged_its_standard_fee_once():
     dispute = open_dispute(reason="unauthorized", now=NOW)  # escalated with its fee
     with pytest.raises(IntegrityError), transaction.atomic():
         FeeLine.objects.create(
-            merchant=dispute.merchant, dispute=dispute, kind=FeeKind.STANDARD,
-            amount=Decimal("7.50"), currency="EUR", incurred_at=NOW,
+            merchant=dispute.merchant,
+            dispute=dispute,
+            kind=FeeKind.STANDARD,
+            amount=Decimal("7.50"),
+            currency="EUR",
+            incurred_at=NOW,
         )
 
 
@@ -115,7 +128,10 @@ def test_the_timeline_is_append_only_in_the_database():
         "UPDATE disputes_disputeevent SET message = 'x' WHERE id = %s",
         "DELETE FROM disputes_disputeevent WHERE id = %s",
     ):
-        with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(statement, [event_id])
+        with (
+            pytest.raises(IntegrityError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, [event_id])
     assert DisputeEvent.objects.get(pk=event_id).message == dispute.customer_message

@@ -101,8 +101,12 @@ def test_a_late_sweep_escalates_once_as_if_it_had_run_on_time():
 def test_an_answer_in_time_is_never_escalated():
     dispute = open_dispute(now=NOW)
     services.dispute_respond(
-        dispute=dispute, actor=merchant_actor(dispute.merchant), refund=RefundOffer.NONE,
-        amount=None, message="No.", now=DUE - timedelta(microseconds=1),
+        dispute=dispute,
+        actor=merchant_actor(dispute.merchant),
+        refund=RefundOffer.NONE,
+        amount=None,
+        message="No.",
+        now=DUE - timedelta(microseconds=1),
     )
     assert services.dispute_escalate_overdue(now=DUE) == 0
     dispute.refresh_from_db()
@@ -139,12 +143,19 @@ def test_sweep_queries_do_not_grow_with_the_number_of_cases():
 def test_a_silent_customer_accepts_the_offer_after_20_days():
     dispute = open_dispute(now=NOW)
     services.dispute_respond(
-        dispute=dispute, actor=merchant_actor(dispute.merchant), refund=RefundOffer.PARTIAL,
-        amount="40.00", message="Partial refund sent.", now=NOW,
+        dispute=dispute,
+        actor=merchant_actor(dispute.merchant),
+        refund=RefundOffer.PARTIAL,
+        amount="40.00",
+        message="Partial refund sent.",
+        now=NOW,
     )
     dispute.refresh_from_db()
     customer_due = dispute.due_at
-    assert services.dispute_close_overdue_customer_windows(now=customer_due - timedelta(seconds=1)) == 0
+    assert (
+        services.dispute_close_overdue_customer_windows(now=customer_due - timedelta(seconds=1))
+        == 0
+    )
     with time_machine.travel(customer_due, tick=False):
         assert tasks.close_overdue_customer_windows() == 1
         assert tasks.close_overdue_customer_windows() == 0
@@ -230,8 +241,12 @@ def test_no_reminder_after_the_deadline_or_once_answered():
     assert count(dispute, EventType.REMINDER_SENT) == 0
     answered = open_dispute(now=NOW)
     services.dispute_respond(
-        dispute=answered, actor=merchant_actor(answered.merchant), refund=RefundOffer.FULL,
-        amount=None, message="Refunded", now=NOW,
+        dispute=answered,
+        actor=merchant_actor(answered.merchant),
+        refund=RefundOffer.FULL,
+        amount=None,
+        message="Refunded",
+        now=NOW,
     )
     services.dispute_send_due_reminders(now=DUE - timedelta(days=7))
     assert count(answered, EventType.REMINDER_SENT) == 0
@@ -241,8 +256,12 @@ def test_no_reminder_after_the_deadline_or_once_answered():
 def test_the_customer_is_reminded_before_the_reply_window_ends():
     dispute = open_dispute(now=NOW)
     services.dispute_respond(
-        dispute=dispute, actor=merchant_actor(dispute.merchant), refund=RefundOffer.NONE,
-        amount=None, message="No.", now=NOW,
+        dispute=dispute,
+        actor=merchant_actor(dispute.merchant),
+        refund=RefundOffer.NONE,
+        amount=None,
+        message="No.",
+        now=NOW,
     )
     dispute.refresh_from_db()
     assert services.dispute_send_due_reminders(now=dispute.due_at - timedelta(days=3)) == 1
@@ -293,7 +312,7 @@ def run_together(*actions):
         try:
             barrier.wait()
             results[index] = action()
-        except Exception as error:  # noqa: BLE001 - the caller inspects it
+        except Exception as error:
             results[index] = error
         finally:
             connection.close()
@@ -322,24 +341,41 @@ def test_merchant_answer_racing_the_deadline_sweep_takes_effect_exactly_once():
 
         def answer(dispute=dispute):
             return services.dispute_respond(
-                dispute=dispute, actor=actor, refund=RefundOffer.FULL, amount=None,
-                message="Refunded", now=DUE - timedelta(microseconds=1),
+                dispute=dispute,
+                actor=actor,
+                refund=RefundOffer.FULL,
+                amount=None,
+                message="Refunded",
+                now=DUE - timedelta(microseconds=1),
             )
 
-        answer_result, swept = run_together(answer, lambda: services.dispute_escalate_overdue(now=DUE))
+        answer_result, swept = run_together(
+            answer, lambda: services.dispute_escalate_overdue(now=DUE)
+        )
         dispute.refresh_from_db()
-        offers, escalations = count(dispute, EventType.OFFER_MADE), count(dispute, EventType.ESCALATED)
+        offers, escalations = (
+            count(dispute, EventType.OFFER_MADE),
+            count(dispute, EventType.ESCALATED),
+        )
         fees = FeeLine.objects.filter(dispute=dispute).count()
         if isinstance(answer_result, Dispute):
             winners["merchant"] += 1
             assert (dispute.state, swept, offers, escalations, fees) == (
-                State.AWAITING_CUSTOMER, 0, 1, 0, 0,
+                State.AWAITING_CUSTOMER,
+                0,
+                1,
+                0,
+                0,
             )
         else:
             winners["sweep"] += 1
             assert isinstance(answer_result, DeadlinePassed), answer_result
             assert (dispute.state, swept, offers, escalations, fees) == (
-                State.ESCALATED, 1, 0, 1, 1,
+                State.ESCALATED,
+                1,
+                0,
+                1,
+                1,
             )
         sent = Counter(
             OutboxMessage.objects.filter(dispute=dispute).values_list("kind", "recipient")
@@ -358,7 +394,11 @@ def test_customer_reply_racing_the_window_expiry_takes_effect_exactly_once():
     for _ in range(ROUNDS):
         dispute = open_dispute(merchant=merchant, now=NOW)
         services.dispute_respond(
-            dispute=dispute, actor=actor, refund=RefundOffer.NONE, amount=None, message="No",
+            dispute=dispute,
+            actor=actor,
+            refund=RefundOffer.NONE,
+            amount=None,
+            message="No",
             now=NOW,
         )
         dispute.refresh_from_db()
@@ -366,7 +406,9 @@ def test_customer_reply_racing_the_window_expiry_takes_effect_exactly_once():
 
         def reply(dispute=dispute, due=due):
             return services.dispute_customer_reply(
-                dispute=dispute, actor=customer_actor(dispute), reply=CustomerReply.DISAGREE,
+                dispute=dispute,
+                actor=customer_actor(dispute),
+                reply=CustomerReply.DISAGREE,
                 now=due - timedelta(microseconds=1),
             )
 
@@ -411,10 +453,10 @@ def test_two_staff_decisions_at_once_yield_one_decision():
         dispute = open_dispute(reason=Reason.UNAUTHORIZED, now=NOW)
         alice, bob = staff_actor(), staff_actor()
         results = run_together(
-            lambda d=dispute: services.dispute_decide(
+            lambda d=dispute, alice=alice: services.dispute_decide(
                 dispute=d, actor=alice, outcome=Outcome.MERCHANT, reason="Alice", now=NOW
             ),
-            lambda d=dispute: services.dispute_decide(
+            lambda d=dispute, bob=bob: services.dispute_decide(
                 dispute=d, actor=bob, outcome=Outcome.CUSTOMER, reason="Bob", now=NOW
             ),
         )

@@ -122,9 +122,7 @@ def test_buyer_protection_case_gets_five_calendar_days_and_leaves_the_invoice_al
 
 
 def test_another_request_goes_to_support_without_a_fee():
-    dispute = open_dispute(
-        program=Program.BUYER_PROTECTION, reason=Reason.OTHER_REQUEST, now=NOW
-    )
+    dispute = open_dispute(program=Program.BUYER_PROTECTION, reason=Reason.OTHER_REQUEST, now=NOW)
     dispute.refresh_from_db()
     assert dispute.state == State.ESCALATED
     assert not FeeLine.objects.filter(dispute=dispute).exists()
@@ -198,7 +196,11 @@ def test_merchant_offer_gives_the_customer_20_days(refund, amount, expected_offe
     actor = merchant_actor(dispute.merchant)
     answered_at = NOW + timedelta(days=3)
     dispute = services.dispute_respond(
-        dispute=dispute, actor=actor, refund=refund, amount=amount, message="Sorry!",
+        dispute=dispute,
+        actor=actor,
+        refund=refund,
+        amount=amount,
+        message="Sorry!",
         now=answered_at,
     )
     dispute.refresh_from_db()
@@ -216,8 +218,12 @@ def test_merchant_refusing_a_refund_after_cancellation_escalates_at_once():
         program=Program.BUYER_PROTECTION, reason=Reason.NO_REFUND_AFTER_CANCELLATION, now=NOW
     )
     services.dispute_respond(
-        dispute=dispute, actor=merchant_actor(dispute.merchant), refund=RefundOffer.NONE,
-        amount=None, message="The order was shipped before the cancellation.", now=NOW,
+        dispute=dispute,
+        actor=merchant_actor(dispute.merchant),
+        refund=RefundOffer.NONE,
+        amount=None,
+        message="The order was shipped before the cancellation.",
+        now=NOW,
     )
     dispute.refresh_from_db()
     assert dispute.state == State.ESCALATED
@@ -230,8 +236,12 @@ def test_merchant_offering_a_refund_after_cancellation_still_asks_the_customer()
         program=Program.BUYER_PROTECTION, reason=Reason.NO_REFUND_AFTER_CANCELLATION, now=NOW
     )
     services.dispute_respond(
-        dispute=dispute, actor=merchant_actor(dispute.merchant), refund=RefundOffer.FULL,
-        amount=None, message="Refunded.", now=NOW,
+        dispute=dispute,
+        actor=merchant_actor(dispute.merchant),
+        refund=RefundOffer.FULL,
+        amount=None,
+        message="Refunded.",
+        now=NOW,
     )
     dispute.refresh_from_db()
     assert dispute.state == State.AWAITING_CUSTOMER
@@ -264,10 +274,14 @@ def test_a_bad_offer_is_refused_and_nothing_is_written(refund, amount, error):
 
 def test_refund_above_the_order_amount_says_what_the_limit_is():
     dispute = open_dispute(now=NOW)
-    with pytest.raises(InvalidAmount, match="100.00"):
+    with pytest.raises(InvalidAmount, match=r"100\.00"):
         services.dispute_respond(
-            dispute=dispute, actor=merchant_actor(dispute.merchant), refund=RefundOffer.PARTIAL,
-            amount="150.00", message="x", now=NOW,
+            dispute=dispute,
+            actor=merchant_actor(dispute.merchant),
+            refund=RefundOffer.PARTIAL,
+            amount="150.00",
+            message="x",
+            now=NOW,
         )
 
 
@@ -276,8 +290,12 @@ def test_the_message_to_the_customer_is_mandatory():
     before = snapshot(dispute)
     with pytest.raises(MissingMessage):
         services.dispute_respond(
-            dispute=dispute, actor=merchant_actor(dispute.merchant), refund=RefundOffer.FULL,
-            amount=None, message="  ", now=NOW,
+            dispute=dispute,
+            actor=merchant_actor(dispute.merchant),
+            refund=RefundOffer.FULL,
+            amount=None,
+            message="  ",
+            now=NOW,
         )
     assert snapshot(dispute) == before
 
@@ -288,8 +306,12 @@ def test_another_merchants_case_does_not_exist_for_them():
     before = snapshot(dispute)
     with pytest.raises(DisputeNotFound):
         services.dispute_respond(
-            dispute=dispute, actor=stranger, refund=RefundOffer.FULL, amount=None,
-            message="x", now=NOW,
+            dispute=dispute,
+            actor=stranger,
+            refund=RefundOffer.FULL,
+            amount=None,
+            message="x",
+            now=NOW,
         )
     with pytest.raises(DisputeNotFound):
         services.dispute_accept(dispute=dispute, actor=stranger, now=NOW)
@@ -310,8 +332,12 @@ def test_an_answer_after_the_deadline_is_refused_with_the_reason():
     before = snapshot(dispute)
     with pytest.raises(DeadlinePassed):
         services.dispute_respond(
-            dispute=dispute, actor=merchant_actor(dispute.merchant), refund=RefundOffer.FULL,
-            amount=None, message="Late", now=dispute.due_at,
+            dispute=dispute,
+            actor=merchant_actor(dispute.merchant),
+            refund=RefundOffer.FULL,
+            amount=None,
+            message="Late",
+            now=dispute.due_at,
         )
     assert snapshot(dispute) == before
 
@@ -322,8 +348,12 @@ def test_an_answer_after_escalation_says_the_case_is_with_support():
     services.dispute_escalate_overdue(now=dispute.due_at)
     with pytest.raises(DeadlinePassed, match="support"):
         services.dispute_respond(
-            dispute=dispute, actor=merchant_actor(dispute.merchant), refund=RefundOffer.FULL,
-            amount=None, message="Late", now=dispute.due_at + timedelta(minutes=1),
+            dispute=dispute,
+            actor=merchant_actor(dispute.merchant),
+            refund=RefundOffer.FULL,
+            amount=None,
+            message="Late",
+            now=dispute.due_at + timedelta(minutes=1),
         )
 
 
@@ -337,9 +367,12 @@ def test_merchant_accepts_a_payment_dispute_outright():
     assert dispute.outcome == Outcome.AGREEMENT
     assert dispute.settled_amount == Decimal("100.00")
     assert dispute.order.payment_state == PaymentState.REFUNDED
-    assert dispute.due_at is None and dispute.closed_at == NOW
+    assert dispute.due_at is None
+    assert dispute.closed_at == NOW
     assert event_types(dispute) == [
-        EventType.OPENED, EventType.DISPUTE_ACCEPTED, EventType.RESOLVED,
+        EventType.OPENED,
+        EventType.DISPUTE_ACCEPTED,
+        EventType.RESOLVED,
     ]
     assert not FeeLine.objects.exists()
 
@@ -356,8 +389,12 @@ def test_only_a_payment_dispute_can_be_accepted_outright():
 def offered(refund, amount=None, program=Program.BUYER_PROTECTION):
     dispute = open_dispute(program=program, now=NOW)
     return services.dispute_respond(
-        dispute=dispute, actor=merchant_actor(dispute.merchant), refund=refund, amount=amount,
-        message="Our offer", now=NOW,
+        dispute=dispute,
+        actor=merchant_actor(dispute.merchant),
+        refund=refund,
+        amount=amount,
+        message="Our offer",
+        now=NOW,
     )
 
 
@@ -367,8 +404,13 @@ def offered(refund, amount=None, program=Program.BUYER_PROTECTION):
         (RefundOffer.FULL, None, CustomerReply.RECEIVED_REFUND, State.RESOLVED, "refunded"),
         (RefundOffer.FULL, None, CustomerReply.REFUND_NOT_RECEIVED, State.ESCALATED, "paused"),
         (RefundOffer.PARTIAL, "30.00", CustomerReply.RECEIVED_REFUND, State.RESOLVED, "active"),
-        (RefundOffer.PARTIAL, "30.00", CustomerReply.REFUND_NOT_RECEIVED, State.ESCALATED,
-         "paused"),
+        (
+            RefundOffer.PARTIAL,
+            "30.00",
+            CustomerReply.REFUND_NOT_RECEIVED,
+            State.ESCALATED,
+            "paused",
+        ),
         (RefundOffer.PARTIAL, "30.00", CustomerReply.REJECT_PARTIAL, State.ESCALATED, "paused"),
         (RefundOffer.NONE, None, CustomerReply.ACCEPT_NO_REFUND, State.RESOLVED, "active"),
         (RefundOffer.NONE, None, CustomerReply.DISAGREE, State.ESCALATED, "paused"),
@@ -411,7 +453,9 @@ def test_a_reply_after_the_20_days_is_refused():
     dispute.refresh_from_db()
     with pytest.raises(DeadlinePassed):
         services.dispute_customer_reply(
-            dispute=dispute, actor=customer_actor(dispute), reply=CustomerReply.DISAGREE,
+            dispute=dispute,
+            actor=customer_actor(dispute),
+            reply=CustomerReply.DISAGREE,
             now=dispute.due_at,
         )
 
@@ -452,8 +496,11 @@ def escalated_case():
 def test_support_asks_the_merchant_for_information_with_a_working_day_deadline():
     dispute = escalated_case()
     services.dispute_request_information(
-        dispute=dispute, actor=staff_actor(), party=Party.MERCHANT,
-        message="Send the proof of delivery.", now=NOW,  # Monday 2 March
+        dispute=dispute,
+        actor=staff_actor(),
+        party=Party.MERCHANT,
+        message="Send the proof of delivery.",
+        now=NOW,  # Monday 2 March
     )
     dispute.refresh_from_db()
     assert dispute.state == State.INFO_REQUESTED
@@ -499,8 +546,12 @@ def test_support_decides_with_a_written_reason(outcome, amount, settled, payment
     dispute = escalated_case()
     staff = staff_actor()
     services.dispute_decide(
-        dispute=dispute, actor=staff, outcome=outcome, amount=amount,
-        reason="Both statements and the carrier's records were reviewed.", now=NOW,
+        dispute=dispute,
+        actor=staff,
+        outcome=outcome,
+        amount=amount,
+        reason="Both statements and the carrier's records were reviewed.",
+        now=NOW,
     )
     dispute.refresh_from_db()
     assert dispute.state == State.DECIDED
@@ -523,8 +574,11 @@ def test_a_decision_needs_a_reason_and_a_staff_member():
         )
     with pytest.raises(TransitionNotAllowed):
         services.dispute_decide(
-            dispute=dispute, actor=merchant_actor(dispute.merchant), outcome=Outcome.MERCHANT,
-            reason="I win", now=NOW,
+            dispute=dispute,
+            actor=merchant_actor(dispute.merchant),
+            outcome=Outcome.MERCHANT,
+            reason="I win",
+            now=NOW,
         )
     assert snapshot(dispute) == before
 
@@ -534,8 +588,12 @@ def test_a_split_decision_needs_a_partial_amount(amount):
     dispute = escalated_case()
     with pytest.raises(InvalidAmount):
         services.dispute_decide(
-            dispute=dispute, actor=staff_actor(), outcome=Outcome.SPLIT, amount=amount,
-            reason="Half each.", now=NOW,
+            dispute=dispute,
+            actor=staff_actor(),
+            outcome=Outcome.SPLIT,
+            amount=amount,
+            reason="Half each.",
+            now=NOW,
         )
 
 
@@ -544,7 +602,10 @@ def test_support_cannot_decide_a_case_still_with_the_merchant():
     before = snapshot(dispute)
     with pytest.raises(TransitionNotAllowed):
         services.dispute_decide(
-            dispute=dispute, actor=staff_actor(), outcome=Outcome.MERCHANT, reason="Early",
+            dispute=dispute,
+            actor=staff_actor(),
+            outcome=Outcome.MERCHANT,
+            reason="Early",
             now=NOW,
         )
     assert snapshot(dispute) == before
@@ -557,7 +618,10 @@ def test_a_decided_case_cannot_be_decided_again():
     )
     with pytest.raises(TransitionNotAllowed):
         services.dispute_decide(
-            dispute=dispute, actor=staff_actor(), outcome=Outcome.CUSTOMER, reason="Second",
+            dispute=dispute,
+            actor=staff_actor(),
+            outcome=Outcome.CUSTOMER,
+            reason="Second",
             now=NOW,
         )
     assert Dispute.objects.get(pk=dispute.pk).outcome == Outcome.MERCHANT
@@ -602,7 +666,9 @@ def test_transitions_are_not_methods_callers_can_skip_the_service_with():
 def test_a_partial_refund_after_return_can_be_refused_as_partial():
     dispute = offered(RefundOffer.AFTER_RETURN, "60.00")
     services.dispute_customer_reply(
-        dispute=dispute, actor=customer_actor(dispute), reply=CustomerReply.REJECT_PARTIAL,
+        dispute=dispute,
+        actor=customer_actor(dispute),
+        reply=CustomerReply.REJECT_PARTIAL,
         now=NOW,
     )
     dispute.refresh_from_db()

@@ -323,3 +323,23 @@ def test_html_part_declares_the_readers_language(language):
 def test_money_follows_the_currencys_minor_unit():
     text = render("merchant_new_case", "en", currency="ISK", order_amount="12900").text
     assert "12,900 ISK" in text
+
+
+def test_a_deadline_at_local_midnight_reads_as_the_last_minute_of_the_day_before():
+    context = {
+        "case_id": "DP-AAAA-BBBB-CCCC",
+        "merchant_name": "Shop",
+        "order_number": "A-1",
+        "program": "payment_dispute",
+        "reason": "not_received",
+        # 23:00 UTC on 23 March is midnight in Amsterdam: the window closes as the 23rd ends.
+        "due_at": "2026-03-23T23:00:00+00:00",
+        "message": "Where is it?",
+        "currency": "EUR",
+        "order_amount": "10.00",
+    }
+    rendered = render_email(
+        "merchant_new_case", context, language="en", time_zone="Europe/Amsterdam"
+    )
+    assert "March 23, 2026, 11:59 p.m." in rendered.text
+    assert "March 24" not in rendered.text

@@ -13,7 +13,6 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import connection, transaction
-from django.template import TemplateDoesNotExist
 from django.urls import reverse
 
 from disputes.choices import Reason

@@ -65,7 +65,7 @@ class Command(BaseCommand):
     help = "Load demo merchants, users, orders and disputes in every state (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        User = get_user_model()  # noqa: N806
+        User = get_user_model()
         with transaction.atomic():
             support, _ = User.objects.get_or_create(
                 username=SUPPORT_LOGIN[0],
@@ -93,8 +93,11 @@ class Command(BaseCommand):
                     created_any = True
                     _DemoCases(merchant, support_id=support.pk, seed=len(spec["slug"])).build()
 
-        self.stdout.write(self.style.SUCCESS("Demo data ready." if created_any else
-                                             "Demo data already present; passwords reset."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo data ready." if created_any else "Demo data already present; passwords reset."
+            )
+        )
         self.stdout.write("  Support desk: http://127.0.0.1:8000/admin/")
         self.stdout.write(f"    {SUPPORT_LOGIN[0]} / {SUPPORT_LOGIN[1]}")
         for spec in MERCHANTS:
@@ -106,10 +109,12 @@ class _DemoCases:
     def __init__(self, merchant: Merchant, *, support_id: int, seed: int) -> None:
         self.merchant = merchant
         self.support = Actor.staff(user_id=support_id)
-        self.random = random.Random(seed)  # noqa: S311 - demo data, not security
+        self.random = random.Random(seed)
         self.now = timezone.now()
         self.count = 0
-        self.merchant_user_id = merchant.memberships.values_list("user_id", flat=True).first()
+        user_id = merchant.memberships.values_list("user_id", flat=True).first()
+        assert user_id is not None  # noqa: S101 - every demo merchant has a user
+        self.merchant_user_id: int = user_id
 
     @property
     def merchant_actor(self) -> Actor:
@@ -157,7 +162,9 @@ class _DemoCases:
         self.open(self.order(days_ago=30), pd, Reason.FAULTY, days_ago=23)
         dispute = self.open(self.order(days_ago=15), pd, Reason.WRONG_AMOUNT, days_ago=10)
         services.dispute_respond(
-            dispute=dispute, actor=self.merchant_actor, refund=RefundOffer.PARTIAL,
+            dispute=dispute,
+            actor=self.merchant_actor,
+            refund=RefundOffer.PARTIAL,
             amount=round_money(dispute.order_amount / 2, dispute.currency),
             message="We refund the price difference.",
             now=self.ago(5),
@@ -166,23 +173,33 @@ class _DemoCases:
         dispute = self.open(self.order(days_ago=40), pd, Reason.OTHER, days_ago=35)
         services.dispute_escalate_overdue(now=self.ago(13))
         services.dispute_request_information(
-            dispute=dispute, actor=self.support, party=Party.MERCHANT,
-            message="Please send the proof of delivery.", now=self.ago(1),
+            dispute=dispute,
+            actor=self.support,
+            party=Party.MERCHANT,
+            message="Please send the proof of delivery.",
+            now=self.ago(1),
         )
         dispute = self.open(self.order(days_ago=60), pd, Reason.NOT_RECEIVED, days_ago=50)
         services.dispute_escalate_overdue(now=self.ago(28))
         services.dispute_decide(
-            dispute=dispute, actor=self.support, outcome=Outcome.CUSTOMER,
-            reason="The merchant could not show that the parcel was delivered.", now=self.ago(20),
+            dispute=dispute,
+            actor=self.support,
+            outcome=Outcome.CUSTOMER,
+            reason="The merchant could not show that the parcel was delivered.",
+            now=self.ago(20),
         )
         dispute = self.open(self.order(days_ago=20), pd, Reason.RETURNED_NOT_REFUNDED, days_ago=12)
         services.dispute_accept(
-            dispute=dispute, actor=self.merchant_actor, message="Return received, refunded.",
+            dispute=dispute,
+            actor=self.merchant_actor,
+            message="Return received, refunded.",
             now=self.ago(11),
         )
         dispute = self.open(self.order(days_ago=9), pd, Reason.OTHER, days_ago=8)
         services.dispute_withdraw(
-            dispute=dispute, actor=self.customer(dispute), message="Solved with the shop.",
+            dispute=dispute,
+            actor=self.customer(dispute),
+            message="Solved with the shop.",
             now=self.ago(7),
         )
 
@@ -192,40 +209,65 @@ class _DemoCases:
             self.order(days_ago=12, tier=plus), bp, Reason.NO_REFUND_AFTER_RETURN, days_ago=6
         )
         services.dispute_respond(
-            dispute=dispute, actor=self.merchant_actor, refund=RefundOffer.NONE, amount=None,
-            message="We have not received the return yet.", now=self.ago(4),
+            dispute=dispute,
+            actor=self.merchant_actor,
+            refund=RefundOffer.NONE,
+            amount=None,
+            message="We have not received the return yet.",
+            now=self.ago(4),
         )
         dispute = self.open(self.order(days_ago=20, tier=plus), bp, Reason.NOT_RECEIVED, days_ago=9)
         services.dispute_respond(
-            dispute=dispute, actor=self.merchant_actor, refund=RefundOffer.NONE, amount=None,
-            message="Tracking shows delivery.", now=self.ago(8),
+            dispute=dispute,
+            actor=self.merchant_actor,
+            refund=RefundOffer.NONE,
+            amount=None,
+            message="Tracking shows delivery.",
+            now=self.ago(8),
         )
         services.dispute_customer_reply(
-            dispute=dispute, actor=self.customer(dispute), reply=CustomerReply.DISAGREE,
-            message="It was never delivered to me.", now=self.ago(7),
+            dispute=dispute,
+            actor=self.customer(dispute),
+            reply=CustomerReply.DISAGREE,
+            message="It was never delivered to me.",
+            now=self.ago(7),
         )
         dispute = self.open(
-            self.order(days_ago=25, tier=ProtectionTier.BASIC), bp, Reason.NOT_RECEIVED,
+            self.order(days_ago=25, tier=ProtectionTier.BASIC),
+            bp,
+            Reason.NOT_RECEIVED,
             days_ago=20,
         )
         services.dispute_escalate_overdue(now=self.ago(14))
         services.dispute_decide(
-            dispute=dispute, actor=self.support, outcome=Outcome.MERCHANT,
-            reason="The carrier confirmed delivery with a signature.", now=self.ago(3),
+            dispute=dispute,
+            actor=self.support,
+            outcome=Outcome.MERCHANT,
+            reason="The carrier confirmed delivery with a signature.",
+            now=self.ago(3),
         )
         dispute = self.open(self.order(days_ago=14, tier=plus), bp, Reason.NOT_RECEIVED, days_ago=8)
         services.dispute_respond(
-            dispute=dispute, actor=self.merchant_actor, refund=RefundOffer.FULL, amount=None,
-            message="Sorry, we refunded you in full.", now=self.ago(7),
+            dispute=dispute,
+            actor=self.merchant_actor,
+            refund=RefundOffer.FULL,
+            amount=None,
+            message="Sorry, we refunded you in full.",
+            now=self.ago(7),
         )
         services.dispute_customer_reply(
-            dispute=dispute, actor=self.customer(dispute), reply=CustomerReply.RECEIVED_REFUND,
+            dispute=dispute,
+            actor=self.customer(dispute),
+            reply=CustomerReply.RECEIVED_REFUND,
             now=self.ago(6),
         )
         dispute = self.open(self.order(days_ago=6, tier=plus), bp, Reason.OTHER_REQUEST, days_ago=5)
         services.dispute_request_information(
-            dispute=dispute, actor=self.support, party=Party.CUSTOMER,
-            message="Could you describe your request in more detail?", now=self.ago(2),
+            dispute=dispute,
+            actor=self.support,
+            party=Party.CUSTOMER,
+            message="Could you describe your request in more detail?",
+            now=self.ago(2),
         )
         dispute = self.open(self.order(days_ago=7, tier=plus), bp, Reason.NOT_RECEIVED, days_ago=4)
         services.dispute_withdraw(dispute=dispute, actor=self.customer(dispute), now=self.ago(3))
