@@ -169,6 +169,10 @@ def decided(dispute: Dispute, *, actor: Actor, now: datetime) -> DisputeEvent:
     )
 
 
+def message(dispute: Dispute, *, actor: Actor, now: datetime, message: str) -> DisputeEvent:
+    return _event(dispute, EventType.MESSAGE, actor=actor, now=now, message=message)
+
+
 def withdrawn(dispute: Dispute, *, actor: Actor, now: datetime, message: str) -> DisputeEvent:
     return _event(dispute, EventType.WITHDRAWN, actor=actor, now=now, message=message)
 

@@ -245,6 +245,8 @@ class Dispute(FSMModelMixin, models.Model):
         related_name="+",
     )
     decision_reason = models.TextField(_("reason for the decision"), blank=True)
+    # Part of every customer link: raising it revokes all links sent so far.
+    customer_link_version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

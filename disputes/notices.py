@@ -11,6 +11,7 @@ from typing import Any
 from notifications.services import EmailNotice, outbox_enqueue
 
 from .choices import EventType, Party
+from .links import customer_case_url
 from .models import Dispute, DisputeEvent, MerchantMembership
 
 # Audience -> email kind, per event type. Party-specific events are routed by their `party`.
@@ -42,6 +43,13 @@ _PARTY_NOTICES: dict[str, str] = {
 
 
 def _audiences(event: DisputeEvent) -> tuple[tuple[Party, str], ...]:
+    if event.event_type == EventType.MESSAGE:
+        # A message goes to the other side.
+        if event.actor_kind == Party.CUSTOMER:
+            return ((Party.MERCHANT, "merchant_customer_replied"),)
+        if event.actor_kind == Party.MERCHANT:
+            return ((Party.CUSTOMER, "customer_merchant_message"),)
+        return ()
     if event.event_type in _PARTY_NOTICES:
         party = Party(event.data["party"])
         return ((party, f"{party}_{_PARTY_NOTICES[event.event_type]}"),)
@@ -111,6 +119,8 @@ def queue_notices(*, events: Sequence[DisputeEvent], now: datetime) -> None:
                 recipients = [dispute.order.customer_email]
                 language = dispute.customer_language
             context = _context(dispute, event)
+            if party == Party.CUSTOMER:
+                context["case_url"] = customer_case_url(dispute)
             notices.extend(
                 EmailNotice(
                     kind=kind,

@@ -84,6 +84,13 @@ def deadline_after(start: datetime, window: Window, *, time_zone: str, country: 
     return closes.astimezone(UTC)
 
 
+def deadline_for_display(deadline: datetime, time_zone: str) -> datetime:
+    """The moment to show people: a window closing at local midnight reads as 23:59 of its
+    last day ("until 25 October 23:59"), not as 00:00 of the next day."""
+    local = deadline.astimezone(ZoneInfo(time_zone))
+    return local - timedelta(minutes=1) if local.time() == time.min else local
+
+
 def is_open(deadline: datetime | None, now: datetime) -> bool:
     return deadline is not None and now < deadline
 

@@ -11,14 +11,16 @@ waits for a user and a user's action and a sweep never both take effect.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.translation import gettext
 from django_fsm import TransitionNotAllowed as FSMTransitionNotAllowed
@@ -46,7 +48,8 @@ from .errors import (
     MissingMessage,
     TransitionNotAllowed,
 )
-from .models import TRANSITION_FIELDS, Dispute, DisputeEvent, Order
+from .links import customer_case_url
+from .models import TRANSITION_FIELDS, Attachment, Dispute, DisputeEvent, Order
 from .notices import queue_notices
 from .policies import (
     CHECKIN_AFTER_DAYS,
@@ -68,6 +71,7 @@ from .policies import (
     settled_amount_for_decision,
     skips_customer_step,
 )
+from .uploads import CheckedFile
 
 # --- Shared machinery ----------------------------------------------------------------------------
 
@@ -159,6 +163,42 @@ def _clean_message(message: str, *, required: bool) -> str:
     return cleaned
 
 
+@contextmanager
+def _files_removed_on_failure() -> Iterator[list[FieldFile]]:
+    """Files stored during a transaction that then fails are deleted: nothing half-written."""
+    stored: list[FieldFile] = []
+    try:
+        yield stored
+    except BaseException:
+        for field_file in stored:
+            if field_file.name:
+                field_file.storage.delete(field_file.name)
+        raise
+
+
+def _attach(
+    dispute: Dispute,
+    event: DisputeEvent,
+    documents: Sequence[CheckedFile],
+    *,
+    uploaded_by: str,
+    stored: list[FieldFile],
+) -> None:
+    for document in documents:
+        attachment = Attachment(
+            dispute=dispute,
+            event=event,
+            original_name=document.original_name,
+            content_type=document.content_type,
+            size=document.size,
+            sha256=document.sha256,
+            uploaded_by=uploaded_by,
+        )
+        attachment.file.save(document.original_name, document.content, save=False)
+        stored.append(attachment.file)
+        attachment.save()
+
+
 # --- Customer and merchant actions ---------------------------------------------------------------
 
 
@@ -169,15 +209,20 @@ def dispute_open(
     reason: str,
     message: str,
     actor: Actor | None = None,
+    documents: Sequence[CheckedFile] = (),
+    language: str | None = None,
     disputed_amount: Decimal | None = None,
     now: datetime | None = None,
 ) -> Dispute:
-    """Open a case for an order: start the merchant's window, or go straight to support."""
+    """Open a case for an order: start the merchant's window, or go straight to support.
+
+    `language` is the one the customer used; their emails follow it.
+    """
     now = _now(now)
     policy = policy_for(program)
     rule = policy.rule_for(reason)
     message = _clean_message(message, required=True)
-    with transaction.atomic():
+    with _files_removed_on_failure() as stored, transaction.atomic():
         # The order lock serialises two openings of the same order.
         order = Order.objects.select_for_update().select_related("merchant").get(pk=order.pk)
         actor = actor or Actor.customer(order.customer_email)
@@ -207,7 +252,7 @@ def dispute_open(
             program=program,
             reason=reason,
             customer_message=message,
-            customer_language=order.customer_language,
+            customer_language=language or order.customer_language,
             currency=order.currency,
             order_amount=order.amount,
             disputed_amount=amount,
@@ -236,6 +281,7 @@ def dispute_open(
             order.payment_state = new_payment_state
             order.save(update_fields=["payment_state", "updated_at"])
         recorded = events.record(change.events)
+        _attach(dispute, recorded[0], documents, uploaded_by=actor.kind, stored=stored)
         fee_charge_escalations(disputes=change.charged, now=now)
         queue_notices(events=recorded, now=now)
     return dispute
@@ -248,11 +294,12 @@ def dispute_respond(
     refund: str,
     amount: Decimal | str | None,
     message: str,
+    documents: Sequence[CheckedFile] = (),
     now: datetime | None = None,
 ) -> Dispute:
     """The merchant's answer: a full, partial or after-return refund, or none; message required."""
     message = _clean_message(message, required=True)
-    with transaction.atomic():
+    with _files_removed_on_failure() as stored, transaction.atomic():
         dispute = _lock(dispute, actor=actor)
         now = _now(now)  # read after the lock: the deadline is judged when we hold the row
         if dispute.state != State.AWAITING_MERCHANT:
@@ -283,7 +330,8 @@ def dispute_respond(
                 reminder_due_at=next_reminder_at(due_at, policy.customer_reminder_days, after=now),
             )
             change.events.append(events.offer_made(dispute, actor=actor, now=now, message=message))
-        _persist(change, now=now)
+        recorded = _persist(change, now=now)
+        _attach(dispute, recorded[0], documents, uploaded_by=actor.kind, stored=stored)
     return dispute
 
 
@@ -345,11 +393,12 @@ def dispute_customer_reply(
     actor: Actor,
     reply: str,
     message: str = "",
+    documents: Sequence[CheckedFile] = (),
     now: datetime | None = None,
 ) -> Dispute:
     """The customer's answer to the merchant's offer: it closes the case or escalates it."""
     message = _clean_message(message, required=False)
-    with transaction.atomic():
+    with _files_removed_on_failure() as stored, transaction.atomic():
         dispute = _lock(dispute, actor=actor)
         now = _now(now)
         if dispute.state != State.AWAITING_CUSTOMER:
@@ -371,7 +420,93 @@ def dispute_customer_reply(
             _settle_payment(dispute, change)
         else:
             _escalate(dispute, change, now=now, actor=actor, cause=reply)
-        _persist(change, now=now)
+        recorded = _persist(change, now=now)
+        _attach(dispute, recorded[0], documents, uploaded_by=actor.kind, stored=stored)
+    return dispute
+
+
+def dispute_add_message(
+    *,
+    dispute: Dispute,
+    actor: Actor,
+    message: str,
+    documents: Sequence[CheckedFile] = (),
+    now: datetime | None = None,
+) -> Dispute:
+    """A message (and documents) from the customer or the merchant at any open stage.
+
+    When support asked this party for information, the message is that information and the
+    case goes back to support.
+    """
+    message = _clean_message(message, required=True)
+    if actor.kind not in (ActorKind.CUSTOMER, ActorKind.MERCHANT):
+        raise TransitionNotAllowed()
+    party = Party(actor.kind)
+    with _files_removed_on_failure() as stored, transaction.atomic():
+        dispute = _lock(dispute, actor=actor)
+        now = _now(now)
+        if not dispute.is_open:
+            raise TransitionNotAllowed(
+                gettext("This case is closed; no more messages can be added.")
+            )
+        change = _Change()
+        if (
+            dispute.state == State.INFO_REQUESTED
+            and dispute.information_requested_from == party
+            and is_open(dispute.due_at, now)
+        ):
+            _fsm(dispute, "return_to_support")
+            change.disputes.append(dispute)
+            event = events.info_provided(
+                dispute, actor=actor, now=now, party=party, message=message
+            )
+        else:
+            event = events.message(dispute, actor=actor, now=now, message=message)
+        change.events.append(event)
+        recorded = _persist(change, now=now)
+        _attach(dispute, recorded[0], documents, uploaded_by=actor.kind, stored=stored)
+    return dispute
+
+
+def dispute_renew_customer_link(*, order: Order, now: datetime | None = None) -> Dispute | None:
+    """Email the customer a fresh link to the order's case; links sent before stop working.
+
+    Returns the case, or None when the order has none (the caller says the same either way).
+    """
+    with transaction.atomic():
+        dispute = (
+            Dispute.objects.select_for_update(of=("self",))
+            .select_related("order", "merchant")
+            .filter(order=order)
+            .order_by("-opened_at", "-pk")
+            .first()
+        )
+        if dispute is None:
+            return None
+        now = _now(now)
+        Dispute.objects.filter(pk=dispute.pk).update(
+            customer_link_version=F("customer_link_version") + 1, updated_at=now
+        )
+        dispute.refresh_from_db(fields=["customer_link_version"])
+        outbox_enqueue(
+            notices=[
+                EmailNotice(
+                    kind="customer_case_link",
+                    recipient=dispute.order.customer_email,
+                    dedupe_key=f"customer_case_link:{dispute.pk}:{dispute.customer_link_version}",
+                    language=dispute.customer_language,
+                    time_zone=dispute.merchant.time_zone,
+                    dispute_id=dispute.pk,
+                    context={
+                        "case_id": dispute.public_id,
+                        "merchant_name": dispute.merchant.name,
+                        "order_number": dispute.order.order_number,
+                        "case_url": customer_case_url(dispute),
+                    },
+                )
+            ],
+            now=now,
+        )
     return dispute
 
 

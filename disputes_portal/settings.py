@@ -121,6 +121,8 @@ STORAGES = {
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+# Above the 5 documents a form accepts, so a sixth gets the form's clear message, not a 400.
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
 
 # --- Email ---------------------------------------------------------------------------------------
 # The embedded run writes one file per message under var/mail; production uses SMTP
@@ -183,6 +185,18 @@ CELERY_BEAT_SCHEDULE = {
     "expire-protection": {"task": "disputes.expire_protection", "schedule": _slow_every},
     "deliver-outbox": {"task": "notifications.deliver_outbox", "schedule": _sweep_every},
 }
+
+# --- Cache (rate limits) -------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+# Reverse proxies in front of the app whose X-Forwarded-For entries are trusted.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+PUBLIC_FORM_RATE_LIMIT = env.int("PUBLIC_FORM_RATE_LIMIT", default=20)  # posts per window
+PUBLIC_FORM_RATE_WINDOW = env.int("PUBLIC_FORM_RATE_WINDOW", default=600)  # seconds
 
 # --- Domain settings -----------------------------------------------------------------------------
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)

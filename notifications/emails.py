@@ -9,7 +9,6 @@ body set in the shared layout (emails/layout.html), so the two parts never say d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +19,7 @@ from django.utils import formats, timezone, translation
 from django.utils.dateparse import parse_datetime
 
 from disputes.choices import Outcome, Program, Reason, RefundOffer, State
-from disputes.policies import minor_units
+from disputes.policies import deadline_for_display, minor_units
 
 _LABELS: dict[str, type[models.TextChoices]] = {
     "program": Program,
@@ -53,7 +52,6 @@ def display_context(context: dict[str, Any], time_zone: str) -> dict[str, Any]:
 
     Call inside translation.override so labels and formats follow the reader's language.
     """
-    tz = ZoneInfo(time_zone)
     currency = context.get("currency", "")
     shown: dict[str, Any] = dict(context)
     for key, value in context.items():
@@ -62,11 +60,7 @@ def display_context(context: dict[str, Any], time_zone: str) -> dict[str, Any]:
         if key.endswith("_at"):
             moment = parse_datetime(value) if isinstance(value, str) else None
             if moment is not None:
-                local = timezone.localtime(moment, tz)
-                if local.time() == time.min:
-                    # A deadline is the midnight that closes its last day: show that day's
-                    # last minute, "until 25 October 23:59", not "until 26 October 00:00".
-                    local -= timedelta(minutes=1)
+                local = deadline_for_display(moment, time_zone)
                 shown[key] = local
                 shown[f"{key}_display"] = formats.date_format(local, "DATETIME_FORMAT")
                 shown[f"{key}_date"] = formats.date_format(local, "DATE_FORMAT")

@@ -1,0 +1,51 @@
+"""The customer's private link to a case: signed, expiring, revocable and renewable.
+
+The token carries the dispute id and the dispute's link version. Raising the version (on
+renewal, or by support) revokes every link sent before; the signature's timestamp makes links
+expire after CUSTOMER_LINK_MAX_AGE.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from .errors import DomainError
+from .models import Dispute
+
+_SALT = "disputes.customer-case-link"
+
+
+class LinkExpired(DomainError):
+    code = "link_expired"
+
+
+class LinkInvalid(DomainError):
+    code = "link_invalid"
+
+
+def customer_token(dispute: Dispute) -> str:
+    return signing.dumps({"d": dispute.pk, "v": dispute.customer_link_version}, salt=_SALT)
+
+
+def customer_case_path(dispute: Dispute) -> str:
+    return reverse("disputes:customer-case", kwargs={"token": customer_token(dispute)})
+
+
+def customer_case_url(dispute: Dispute) -> str:
+    return settings.SITE_URL + customer_case_path(dispute)
+
+
+def dispute_id_from_token(token: str) -> tuple[int, int]:
+    """The (dispute id, link version) a token names; raises LinkExpired or LinkInvalid."""
+    max_age = settings.CUSTOMER_LINK_MAX_AGE
+    try:
+        payload = signing.loads(token, salt=_SALT, max_age=max_age)
+    except signing.SignatureExpired:
+        raise LinkExpired() from None
+    except signing.BadSignature:
+        raise LinkInvalid() from None
+    if not isinstance(payload, dict) or not {"d", "v"} <= payload.keys():
+        raise LinkInvalid()
+    return int(payload["d"]), int(payload["v"])

@@ -1,0 +1,212 @@
+"""Checks on documents attached to a case: by what the bytes are, never by the file's name.
+
+PDF, JPEG and PNG are kept as sent; an iPhone's HEIC photo is converted to JPEG.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import unicodedata
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pillow_heif
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext
+from PIL import Image
+
+from .errors import DomainError
+
+MAX_FILE_SIZE = 10 * 1024 * 1024
+MAX_FILES = 5
+# More pixels than this is a decompression bomb: a few KB that decode to gigabytes.
+MAX_IMAGE_PIXELS = 50_000_000
+ALLOWED_TYPES = {
+    "application/pdf": ".pdf",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+}
+HEIC = "image/heic"
+HEIC_JPEG_QUALITY = 90
+
+# PDF readers look for the end-of-file marker only in the last 1024 bytes.
+PDF_TAIL = 1024
+PDF_EOF = b"%%EOF"
+
+_HEIF_BRANDS = {b"heic", b"heix", b"mif1", b"msf1", b"hevc"}
+_PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", HEIC: "HEIF"}
+_SUFFIXES = {
+    "application/pdf": {".pdf"},
+    "image/jpeg": {".jpg", ".jpeg"},
+    "image/png": {".png"},
+}
+# A name ending in one of these claims a kind of document, so a wrong one is replaced, not kept.
+_DOCUMENT_SUFFIXES = {".pdf", ".jpg", ".jpeg", ".png", ".heic", ".heif"}
+_NAME_MAX_LENGTH = 255  # Attachment.original_name
+_FALLBACK_STEM = "document"
+
+# Lets Image.open read HEIC; it is only ever asked to when the content is HEIC.
+pillow_heif.register_heif_opener()
+
+
+class UploadRejected(DomainError):
+    code = "upload_rejected"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="documents")
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    content: ContentFile  # what to store: the upload's bytes, or the JPEG made from a HEIC
+    original_name: str  # safe to show; never used as a storage path
+    content_type: str
+    size: int
+    sha256: str
+
+
+def sniff_content_type(head: bytes) -> str | None:
+    """The type a file's first bytes announce, or None; its name and headers are not asked."""
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return HEIC
+    return None
+
+
+def check_uploads(files: Sequence[UploadedFile]) -> list[CheckedFile]:
+    """Check each file in order; raise UploadRejected naming the first one that fails."""
+    if len(files) > MAX_FILES:
+        raise UploadRejected(
+            gettext("You can send at most %(count)s files at a time.") % {"count": MAX_FILES}
+        )
+    return [_check_file(upload) for upload in files]
+
+
+def _check_file(upload: UploadedFile) -> CheckedFile:
+    name = _clean_name(upload.name or "")
+    shown = name or _FALLBACK_STEM
+    data = _read(upload, shown)
+    content_type = sniff_content_type(data[:16])
+    if content_type == "application/pdf":
+        _check_pdf(data, shown)
+    elif content_type in ("image/jpeg", "image/png"):
+        _decode_image(data, content_type, shown)
+    elif content_type == HEIC:
+        data, content_type = _heic_to_jpeg(data, shown), "image/jpeg"
+    else:
+        raise UploadRejected(
+            gettext("“%(name)s” is not a PDF, JPEG or PNG file.") % {"name": shown}
+        )
+    original_name = _name_for_content(name, content_type)
+    return CheckedFile(
+        content=ContentFile(data, name=original_name),
+        original_name=original_name,
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _read(upload: UploadedFile, name: str) -> bytes:
+    if upload.size is not None and upload.size > MAX_FILE_SIZE:
+        raise _too_large(name)
+    if upload.seekable():
+        upload.seek(0)  # another check may have read it already
+    # One byte past the limit tells us enough, whatever size the upload claims.
+    data = upload.read(MAX_FILE_SIZE + 1)
+    if not data:
+        raise UploadRejected(gettext("“%(name)s” is empty.") % {"name": name})
+    if len(data) > MAX_FILE_SIZE:
+        raise _too_large(name)
+    return data
+
+
+def _too_large(name: str) -> UploadRejected:
+    return UploadRejected(
+        gettext("“%(name)s” is larger than %(limit)s MB.")
+        % {"name": name, "limit": MAX_FILE_SIZE // (1024 * 1024)}
+    )
+
+
+def _check_pdf(data: bytes, name: str) -> None:
+    # Without the marker it is a cut-off download or something else behind a PDF header.
+    if PDF_EOF not in data[-PDF_TAIL:]:
+        raise UploadRejected(gettext("“%(name)s” is not a complete PDF file.") % {"name": name})
+
+
+def _decode_image(data: bytes, content_type: str, name: str) -> Image.Image:
+    """The fully decoded image; a bomb is refused from its header, before any pixel is decoded."""
+    try:
+        return _decode(data, _PILLOW_FORMATS[content_type])
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise UploadRejected(
+            gettext("“%(name)s” has too many pixels: at most %(limit)s million are accepted.")
+            % {"name": name, "limit": MAX_IMAGE_PIXELS // 1_000_000}
+        ) from None
+    except Exception:  # Pillow reports damaged files with many exception types
+        raise UploadRejected(
+            gettext("“%(name)s” could not be read as an image; it may be damaged or incomplete.")
+            % {"name": name}
+        ) from None
+
+
+def _decode(data: bytes, pillow_format: str) -> Image.Image:
+    with warnings.catch_warnings():
+        # Pillow only warns about an image above its own limit; for us that is a rejection.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(io.BytesIO(data), formats=[pillow_format]) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise Image.DecompressionBombError(f"{image.width}x{image.height}")
+            image.verify()
+        # verify() leaves the image unusable; only a full load finds truncated pixel data.
+        image = Image.open(io.BytesIO(data), formats=[pillow_format])
+        image.load()
+    return image
+
+
+def _heic_to_jpeg(data: bytes, name: str) -> bytes:
+    image = _decode_image(data, HEIC, name)
+    out = io.BytesIO()
+    # Only pixels and colour profile are carried over: EXIF, with the photo's location, is not.
+    image.convert("RGB").save(
+        out,
+        format="JPEG",
+        quality=HEIC_JPEG_QUALITY,
+        icc_profile=image.info.get("icc_profile"),
+    )
+    return out.getvalue()
+
+
+def _clean_name(raw: str) -> str:
+    """The uploaded name fit to show: last path part, no control characters, NFC, trimmed."""
+    name = re.split(r"[/\\]", raw)[-1]
+    # Control and format characters (NUL, bidi overrides, line separators) disguise a name.
+    name = "".join(
+        char
+        for char in name
+        if not unicodedata.category(char).startswith("C")
+        and unicodedata.category(char) not in ("Zl", "Zp")
+    )
+    name = unicodedata.normalize("NFC", name)
+    return re.sub(r"^[\s.]+|[\s.]+$", "", name)
+
+
+def _name_for_content(name: str, content_type: str) -> str:
+    """The clean name with an extension that tells the truth about the stored content."""
+    stem, suffix = os.path.splitext(name)
+    if suffix.lower() not in _SUFFIXES[content_type]:
+        if suffix.lower() not in _DOCUMENT_SUFFIXES:
+            stem = name  # "Invoice 12.03.2024" keeps its dots
+        suffix = ALLOWED_TYPES[content_type]
+    stem = stem or _FALLBACK_STEM
+    return stem[: _NAME_MAX_LENGTH - len(suffix)] + suffix

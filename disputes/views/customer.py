@@ -1,0 +1,396 @@
+"""Public pages for customers: no account, a verified order in the session, then a signed link.
+
+Each view validates a form, calls one service or selector, and renders. Domain errors become
+form errors in the customer's language; nothing a customer sends can cause a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.cache import never_cache
+
+from disputes_portal.ratelimit import rate_limited
+
+from .. import selectors, services
+from ..actors import Actor
+from ..choices import OPEN_STATES, Program, RefundOffer, State
+from ..errors import DisputeAlreadyOpen, DomainError
+from ..forms import (
+    CustomerReplyForm,
+    FindOrderForm,
+    MessageForm,
+    PaymentDisputeForm,
+    ProtectionAnswer,
+    ProtectionFeedbackForm,
+    WithdrawForm,
+)
+from ..links import LinkExpired, LinkInvalid, customer_case_path
+from ..models import Dispute, Order
+from ..policies import (
+    PAYMENT_DISPUTE,
+    ExtensionDecision,
+    check_program_eligibility,
+    customer_replies_for,
+)
+
+VERIFIED_ORDER = "customer.verified_order"
+OPENED_CASE = "customer.opened_case"
+
+
+def _public_form_limit() -> Any:
+    return rate_limited(
+        "public-form",
+        limit_setting="PUBLIC_FORM_RATE_LIMIT",
+        window_setting="PUBLIC_FORM_RATE_WINDOW",
+    )
+
+
+def _add_domain_error(form: Any, error: DomainError) -> None:
+    field = error.field if error.field in form.fields else None
+    form.add_error(field, error.message)
+
+
+def _verified_order(request: HttpRequest) -> Order | None:
+    order_id = request.session.get(VERIFIED_ORDER)
+    if order_id is None:
+        return None
+    return Order.objects.select_related("merchant").filter(pk=order_id).first()
+
+
+class VerifiedOrderMixin:
+    """Steps after "find your order" need the order the customer proved they know."""
+
+    order: Order
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        order = _verified_order(request)
+        if order is None:
+            messages.info(request, _("Please find your order first."))
+            return redirect("disputes:find-order")
+        self.order = order
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+
+@method_decorator(_public_form_limit(), name="dispatch")
+class FindOrderView(View):
+    template_name = "customer/find_order.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = FindOrderForm(initial={"shop": request.GET.get("shop", "")})
+        return render(request, self.template_name, {"form": form})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = FindOrderForm(request.POST)
+        if not form.is_valid() or form.order is None:
+            return render(request, self.template_name, {"form": form}, status=200)
+        order = form.order
+        if selectors.open_dispute_for_order(order) is not None:
+            # The case exists: its link goes to the order's address, not to this browser.
+            services.dispute_renew_customer_link(order=order)
+            return render(request, "customer/link_sent.html", {"already_open": True})
+        request.session.cycle_key()
+        request.session[VERIFIED_ORDER] = order.pk
+        return redirect("disputes:start")
+
+
+class StartView(VerifiedOrderMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        order = self.order
+        now = timezone.now()
+        payment_refusal = _eligibility_error(order, Program.PAYMENT_DISPUTE, now)
+        protection_refusal = (
+            _eligibility_error(order, Program.BUYER_PROTECTION, now)
+            if order.protection_tier != "none"
+            else None
+        )
+        return render(
+            request,
+            "customer/start.html",
+            {
+                "order": order,
+                "payment_refusal": payment_refusal,
+                "has_protection": order.protection_tier != "none",
+                "protection_refusal": protection_refusal,
+            },
+        )
+
+
+def _eligibility_error(order: Order, program: str, now: Any) -> str | None:
+    try:
+        check_program_eligibility(
+            program,
+            payment_state=order.payment_state,
+            tier=order.protection_tier,
+            protection_status=order.protection_status,
+            protection_ends_at=order.protection_ends_at,
+            now=now,
+        )
+    except DomainError as error:
+        return error.message
+    return None
+
+
+def _open_case(request: HttpRequest, form: Any, order: Order, **kwargs: Any) -> Dispute | None:
+    try:
+        dispute = services.dispute_open(
+            order=order,
+            message=form.cleaned_data["message"],
+            documents=form.cleaned_data["documents"],
+            language=get_language(),
+            **kwargs,
+        )
+    except DisputeAlreadyOpen:
+        services.dispute_renew_customer_link(order=order)
+        form.add_error(
+            None, _("This order already has an open case. We have emailed you a link to it.")
+        )
+        return None
+    except DomainError as error:
+        _add_domain_error(form, error)
+        return None
+    request.session[OPENED_CASE] = dispute.pk
+    request.session.pop(VERIFIED_ORDER, None)
+    return dispute
+
+
+@method_decorator(_public_form_limit(), name="post")
+class OpenDisputeView(VerifiedOrderMixin, View):
+    template_name = "customer/open_dispute.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request, PaymentDisputeForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = PaymentDisputeForm(request.POST, request.FILES)
+        if form.is_valid() and _open_case(
+            request,
+            form,
+            self.order,
+            program=Program.PAYMENT_DISPUTE,
+            reason=form.cleaned_data["reason"],
+        ):
+            return redirect("disputes:opened")
+        return self._render(request, form)
+
+    def _render(self, request: HttpRequest, form: PaymentDisputeForm) -> HttpResponse:
+        return render(
+            request,
+            self.template_name,
+            {
+                "form": form,
+                "order": self.order,
+                "window_days": PAYMENT_DISPUTE.merchant_window.days,
+            },
+        )
+
+
+@method_decorator(_public_form_limit(), name="post")
+class ProtectionView(VerifiedOrderMixin, View):
+    template_name = "customer/protection.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request, ProtectionFeedbackForm(initial=request.GET or None))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        order = self.order
+        form = ProtectionFeedbackForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self._render(request, form)
+        answer = form.cleaned_data["answer"]
+        if answer == ProtectionAnswer.ALL_FINE:
+            ended = services.order_end_protection(order=order)
+            request.session.pop(VERIFIED_ORDER, None)
+            return render(
+                request,
+                "customer/protection_result.html",
+                {"order": order, "result": "ended" if ended else "not_active"},
+            )
+        if answer == ProtectionAnswer.EXTEND:
+            decision = services.order_extend_protection(order=order)
+            order.refresh_from_db()
+            return render(
+                request,
+                "customer/protection_result.html",
+                {"order": order, "result": decision, "decisions": ExtensionDecision},
+            )
+        if _open_case(request, form, order, program=Program.BUYER_PROTECTION, reason=form.reason):
+            return redirect("disputes:opened")
+        return self._render(request, form)
+
+    def _render(self, request: HttpRequest, form: ProtectionFeedbackForm) -> HttpResponse:
+        order = self.order
+        refusal = _eligibility_error(order, Program.BUYER_PROTECTION, timezone.now())
+        return render(
+            request, self.template_name, {"form": form, "order": order, "refusal": refusal}
+        )
+
+
+class OpenedView(View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        dispute_id = request.session.get(OPENED_CASE)
+        dispute = (
+            Dispute.objects.select_related("order", "merchant").filter(pk=dispute_id).first()
+            if dispute_id
+            else None
+        )
+        if dispute is None:
+            return redirect("disputes:find-order")
+        return render(
+            request,
+            "customer/opened.html",
+            {"dispute": dispute, "case_path": customer_case_path(dispute)},
+        )
+
+
+# --- The case page, reached only through the signed link -----------------------------------------
+
+
+def _dispute_or_link_page(request: HttpRequest, token: str) -> Dispute | HttpResponse:
+    try:
+        return selectors.dispute_for_customer_link(token)
+    except LinkExpired:
+        reason = "expired"
+    except LinkInvalid:
+        reason = "invalid"
+    return render(request, "customer/link_invalid.html", {"reason": reason}, status=404)
+
+
+def _case_context(dispute: Dispute, token: str, **forms: Any) -> dict[str, Any]:
+    now = timezone.now()
+    partial = (dispute.refund_offer_amount or 0) < dispute.disputed_amount
+    can_reply = dispute.state == State.AWAITING_CUSTOMER and dispute.due_at and now < dispute.due_at
+    context: dict[str, Any] = {
+        "dispute": dispute,
+        "order": dispute.order,
+        "merchant": dispute.merchant,
+        "token": token,
+        "timeline": list(selectors.customer_timeline(dispute.pk)),
+        "is_open": dispute.state in OPEN_STATES,
+        "can_reply": can_reply,
+        "is_partial_offer": partial and dispute.refund_offer != RefundOffer.NONE,
+        "reply_choices": customer_replies_for(dispute.refund_offer, partial=partial),
+        "information_asked": dispute.state == State.INFO_REQUESTED
+        and dispute.information_requested_from == "customer",
+    }
+    if can_reply:
+        context["reply_form"] = forms.get("reply_form") or CustomerReplyForm(
+            offer=dispute.refund_offer, partial=partial
+        )
+    if context["is_open"]:
+        context["message_form"] = forms.get("message_form") or MessageForm()
+        context["withdraw_form"] = forms.get("withdraw_form") or WithdrawForm()
+    return context
+
+
+@method_decorator(never_cache, name="dispatch")
+class CaseView(View):
+    template_name = "customer/case.html"
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        found = _dispute_or_link_page(request, token)
+        if isinstance(found, HttpResponse):
+            return found
+        return render(request, self.template_name, _case_context(found, token))
+
+
+@method_decorator([never_cache, _public_form_limit()], name="dispatch")
+class CaseActionView(View):
+    """POST endpoints of the case page: reply to the offer, send a message, withdraw."""
+
+    action = ""
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        found = _dispute_or_link_page(request, token)
+        if isinstance(found, HttpResponse):
+            return found
+        dispute = found
+        actor = Actor.customer(dispute.order.customer_email)
+        partial = (dispute.refund_offer_amount or 0) < dispute.disputed_amount
+        form: Any
+        if self.action == "reply":
+            form = CustomerReplyForm(
+                request.POST, request.FILES, offer=dispute.refund_offer, partial=partial
+            )
+            form_key, done = "reply_form", _("Thank you, your answer is saved.")
+        elif self.action == "message":
+            form = MessageForm(request.POST, request.FILES)
+            form_key, done = "message_form", _("Your message is sent.")
+        else:
+            form = WithdrawForm(request.POST)
+            form_key, done = "withdraw_form", _("Your case is withdrawn.")
+        if form.is_valid():
+            try:
+                self._apply(dispute, actor, form.cleaned_data)
+            except DomainError as error:
+                _add_domain_error(form, error)
+            else:
+                messages.success(request, done)
+                return redirect(reverse("disputes:customer-case", kwargs={"token": token}))
+        dispute.refresh_from_db()
+        return render(
+            request, "customer/case.html", _case_context(dispute, token, **{form_key: form})
+        )
+
+    def _apply(self, dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
+        if self.action == "reply":
+            services.dispute_customer_reply(
+                dispute=dispute,
+                actor=actor,
+                reply=data["reply"],
+                message=data["message"],
+                documents=data["documents"],
+            )
+        elif self.action == "message":
+            services.dispute_add_message(
+                dispute=dispute, actor=actor, message=data["message"], documents=data["documents"]
+            )
+        else:
+            services.dispute_withdraw(dispute=dispute, actor=actor, message=data["message"])
+
+
+@never_cache
+def customer_document(request: HttpRequest, token: str, attachment_id: int) -> HttpResponseBase:
+    found = _dispute_or_link_page(request, token)
+    if isinstance(found, HttpResponse):
+        return found
+    attachment = selectors.attachment_for_customer(found, attachment_id)
+    if attachment is None:
+        raise Http404
+    response = FileResponse(
+        attachment.file.open("rb"),
+        content_type=attachment.content_type,
+        as_attachment=False,
+        filename=attachment.original_name,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    return response
+
+
+@method_decorator(_public_form_limit(), name="dispatch")
+class RenewLinkView(View):
+    template_name = "customer/renew_link.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = FindOrderForm(initial={"shop": request.GET.get("shop", "")})
+        return render(request, self.template_name, {"form": form})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = FindOrderForm(request.POST)
+        if not form.is_valid() and any(name != NON_FIELD_ERRORS for name in form.errors):
+            return render(request, self.template_name, {"form": form})
+        if form.order is not None:
+            services.dispute_renew_customer_link(order=form.order)
+        # The same page whether or not anything matched: no probing for orders or cases.
+        return render(request, "customer/link_sent.html", {"already_open": False})
