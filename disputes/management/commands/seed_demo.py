@@ -103,6 +103,17 @@ class Command(BaseCommand):
         for spec in MERCHANTS:
             for email, password, role in spec["users"]:
                 self.stdout.write(f"    {email} / {password}  ({spec['name']}, {role})")
+        self.stdout.write("  Customer side: http://127.0.0.1:8000/open/ with, for example:")
+        free_orders = Order.objects.filter(merchant__slug="demo-shop", disputes__isnull=True)
+        for label, orders in (
+            ("payment dispute", free_orders.filter(protection_tier=ProtectionTier.NONE)),
+            ("buyer protection", free_orders.filter(protection_status=ProtectionStatus.ACTIVE)),
+        ):
+            order = orders.order_by("-placed_at").first()
+            if order is not None:
+                self.stdout.write(
+                    f"    Demo Shop, order {order.order_number}, {order.customer_email} ({label})"
+                )
 
 
 class _DemoCases:
