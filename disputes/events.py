@@ -169,8 +169,15 @@ def decided(dispute: Dispute, *, actor: Actor, now: datetime) -> DisputeEvent:
     )
 
 
-def message(dispute: Dispute, *, actor: Actor, now: datetime, message: str) -> DisputeEvent:
-    return _event(dispute, EventType.MESSAGE, actor=actor, now=now, message=message)
+def message(
+    dispute: Dispute, *, actor: Actor, now: datetime, message: str, for_support: bool = False
+) -> DisputeEvent:
+    visibility = Visibility.BOTH
+    if for_support:
+        visibility = _visible_to(Party(actor.kind))
+    return _event(
+        dispute, EventType.MESSAGE, actor=actor, now=now, message=message, visibility=visibility
+    )
 
 
 def withdrawn(dispute: Dispute, *, actor: Actor, now: datetime, message: str) -> DisputeEvent:

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
@@ -93,6 +94,13 @@ class MerchantMembership(models.Model):
     )
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=16, choices=MemberRole.choices)
+    # Which emails this user wants (DESIGN.md §2: merchants choose their emails and reminders).
+    notify_new_case = models.BooleanField(_("new case"), default=True)
+    notify_reminders = models.BooleanField(_("reminders before a deadline"), default=True)
+    notify_escalation = models.BooleanField(_("escalation to support"), default=True)
+    notify_decision = models.BooleanField(_("decision or closing of a case"), default=True)
+    notify_customer_reply = models.BooleanField(_("customer replied"), default=True)
+    notify_monthly_statement = models.BooleanField(_("monthly fee statement"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -174,6 +182,8 @@ class Order(models.Model):
             ),
         ]
         indexes = [
+            # Portal search by the customer's email (iexact compares upper-cased values).
+            models.Index(Upper("customer_email"), "merchant", name="order_customer_email"),
             # The day-23 check-in and the expiry sweeps read only active protections.
             models.Index(
                 fields=["placed_at"],
@@ -311,8 +321,21 @@ class Dispute(FSMModelMixin, models.Model):
                 condition=Q(reminder_due_at__isnull=False),
                 name="dispute_reminder_due",
             ),
-            # The merchant's work queue, sorted by time left.
-            models.Index(fields=["merchant", "state", "due_at"], name="dispute_merchant_queue"),
+            # The merchant's work queue: a tab is "who acts next", each one an ordered range scan
+            # (needs your response / waiting for the customer by deadline, support by age).
+            models.Index(
+                fields=["merchant", "next_actor", "due_at", "id"], name="dispute_merchant_queue"
+            ),
+            models.Index(
+                fields=["merchant", "next_actor", "escalated_at", "id"],
+                name="dispute_merchant_support",
+            ),
+            models.Index(
+                fields=["merchant", "-closed_at", "-id"],
+                condition=Q(closed_at__isnull=False),
+                name="dispute_merchant_closed",
+            ),
+            models.Index(fields=["merchant", "opened_at"], name="dispute_merchant_opened"),
         ]
 
     def __str__(self) -> str:

@@ -36,6 +36,17 @@ _NOTICES: dict[str, tuple[tuple[Party, str], ...]] = {
     EventType.DISPUTE_ACCEPTED: (),  # the RESOLVED event that follows tells both sides
     EventType.WITHDRAWN: ((Party.MERCHANT, "merchant_case_withdrawn"),),
 }
+# Merchant emails a user can switch off, and the membership field that says so. Information
+# requested by support is never optional: without an answer the merchant loses the case.
+PREFERENCE_FIELDS: dict[str, str] = {
+    "merchant_new_case": "notify_new_case",
+    "merchant_reminder": "notify_reminders",
+    "merchant_escalated": "notify_escalation",
+    "merchant_decision": "notify_decision",
+    "merchant_case_resolved": "notify_decision",
+    "merchant_case_withdrawn": "notify_decision",
+    "merchant_customer_replied": "notify_customer_reply",
+}
 _PARTY_NOTICES: dict[str, str] = {
     EventType.INFO_REQUESTED: "info_requested",
     EventType.REMINDER_SENT: "reminder",
@@ -44,6 +55,8 @@ _PARTY_NOTICES: dict[str, str] = {
 
 def _audiences(event: DisputeEvent) -> tuple[tuple[Party, str], ...]:
     if event.event_type == EventType.MESSAGE:
+        if event.visibility != "both":
+            return ()  # for support only: support reads it in its queue
         # A message goes to the other side.
         if event.actor_kind == Party.CUSTOMER:
             return ((Party.MERCHANT, "merchant_customer_replied"),)
@@ -97,15 +110,19 @@ def queue_notices(*, events: Sequence[DisputeEvent], now: datetime) -> None:
         for event, audiences in routed
         if any(party == Party.MERCHANT for party, _ in audiences)
     }
-    merchant_emails: dict[int, list[str]] = defaultdict(list)
+    # merchant id -> [(email, the kinds this user switched off)]
+    merchant_users: dict[int, list[tuple[str, set[str]]]] = defaultdict(list)
     if merchant_ids:
         rows = (
             MerchantMembership.objects.filter(merchant_id__in=merchant_ids, user__is_active=True)
             .exclude(user__email="")
-            .values_list("merchant_id", "user__email")
+            .values_list("merchant_id", "user__email", *PREFERENCE_FIELDS.values())
         )
-        for merchant_id, email in rows:
-            merchant_emails[merchant_id].append(email)
+        for merchant_id, email, *wanted in rows:
+            switched_off = {
+                kind for kind, on in zip(PREFERENCE_FIELDS, wanted, strict=True) if not on
+            }
+            merchant_users[merchant_id].append((email, switched_off))
 
     notices: list[EmailNotice] = []
     for event, audiences in routed:
@@ -113,7 +130,11 @@ def queue_notices(*, events: Sequence[DisputeEvent], now: datetime) -> None:
         merchant = dispute.merchant
         for party, kind in audiences:
             if party == Party.MERCHANT:
-                recipients = merchant_emails.get(merchant.pk, [])
+                recipients = [
+                    email
+                    for email, switched_off in merchant_users.get(merchant.pk, [])
+                    if kind not in switched_off
+                ]
                 language = merchant.language
             else:
                 recipients = [dispute.order.customer_email]

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-from .choices import OPEN_STATES, EventType, Visibility
+from django.core import signing
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
+
+from billing.models import FeeLine
+from billing.policies import dispute_rate, rate_standing
+
+from .choices import OPEN_STATES, EventType, Party, Visibility
+from .identifiers import normalise_public_id
 from .links import LinkInvalid, dispute_id_from_token
 from .models import Attachment, Dispute, DisputeEvent, Merchant, Order
+
+PUBLIC_ID_PATTERN = re.compile(r"DP-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 
 CUSTOMER_VISIBLE = (Visibility.BOTH, Visibility.CUSTOMER)
 # Bookkeeping entries a customer does not need to read.
@@ -65,3 +80,247 @@ def attachment_for_customer(dispute: Dispute, attachment_id: int) -> Attachment 
         .exclude(event__event_type__in=_HIDDEN_FROM_CUSTOMER)
         .first()
     )
+
+
+# --- Merchant portal -----------------------------------------------------------------------------
+
+MERCHANT_VISIBLE = (Visibility.BOTH, Visibility.MERCHANT)
+QUEUE_PAGE_SIZE = 25
+
+
+class QueueTab(StrEnum):
+    NEEDS_RESPONSE = "needs_response"
+    WAITING_CUSTOMER = "waiting_customer"
+    WITH_SUPPORT = "with_support"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class _TabSpec:
+    condition: Q
+    sort_field: str
+    descending: bool = False
+
+
+# A tab is "who acts next": each is one ordered range of the (merchant, next_actor, ...) index.
+_TABS = {
+    QueueTab.NEEDS_RESPONSE: _TabSpec(Q(next_actor=Party.MERCHANT), "due_at"),
+    QueueTab.WAITING_CUSTOMER: _TabSpec(Q(next_actor=Party.CUSTOMER), "due_at"),
+    QueueTab.WITH_SUPPORT: _TabSpec(Q(next_actor=Party.SUPPORT), "escalated_at"),
+    QueueTab.CLOSED: _TabSpec(Q(closed_at__isnull=False), "closed_at", descending=True),
+}
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    search: str = ""
+    program: str = ""
+    reason: str = ""
+    state: str = ""
+    opened_from: date | None = None
+    opened_to: date | None = None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[Dispute]
+    next_cursor: str | None
+
+
+_CURSOR_SALT = "disputes.portal-queue"
+
+
+def _filtered(merchant: Merchant, filters: QueueFilters) -> QuerySet[Dispute]:
+    queryset = Dispute.objects.filter(merchant=merchant)
+    search = filters.search.strip()
+    if search:
+        public_id = normalise_public_id(search)
+        if PUBLIC_ID_PATTERN.fullmatch(public_id):
+            queryset = queryset.filter(public_id=public_id)
+        elif "@" in search:
+            queryset = queryset.filter(order__customer_email__iexact=search)
+        else:
+            queryset = queryset.filter(order__order_number=search)
+    if filters.program:
+        queryset = queryset.filter(program=filters.program)
+    if filters.reason:
+        queryset = queryset.filter(reason=filters.reason)
+    if filters.state:
+        queryset = queryset.filter(state=filters.state)
+    tz = ZoneInfo(merchant.time_zone)
+    if filters.opened_from:
+        queryset = queryset.filter(opened_at__gte=_local_midnight(filters.opened_from, tz))
+    if filters.opened_to:
+        queryset = queryset.filter(
+            opened_at__lt=_local_midnight(filters.opened_to + timedelta(days=1), tz)
+        )
+    return queryset
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def queue_rows(merchant: Merchant, tab: QueueTab, filters: QueueFilters) -> QuerySet[Dispute]:
+    """The tab's cases, filtered and in the tab's order (used by the page and the CSV export)."""
+    spec = _TABS[tab]
+    order = (f"-{spec.sort_field}", "-id") if spec.descending else (spec.sort_field, "id")
+    return _filtered(merchant, filters).filter(spec.condition).order_by(*order)
+
+
+def queue_page(
+    merchant: Merchant, tab: QueueTab, filters: QueueFilters, cursor: str | None
+) -> QueuePage:
+    """One page of a tab, by keyset: the cost of page 400 is the cost of page 1."""
+    spec = _TABS[tab]
+    rows = queue_rows(merchant, tab, filters).select_related("order")
+    after = _read_cursor(cursor)
+    if after is not None:
+        value, pk = after
+        if spec.descending:
+            rows = rows.filter(
+                Q(**{f"{spec.sort_field}__lt": value}) | Q(**{spec.sort_field: value, "id__lt": pk})
+            )
+        else:
+            rows = rows.filter(
+                Q(**{f"{spec.sort_field}__gt": value}) | Q(**{spec.sort_field: value, "id__gt": pk})
+            )
+    page = list(rows[: QUEUE_PAGE_SIZE + 1])
+    next_cursor = None
+    if len(page) > QUEUE_PAGE_SIZE:
+        page = page[:QUEUE_PAGE_SIZE]
+        last = page[-1]
+        next_cursor = signing.dumps(
+            [getattr(last, spec.sort_field).isoformat(), last.pk], salt=_CURSOR_SALT
+        )
+    return QueuePage(rows=page, next_cursor=next_cursor)
+
+
+def _read_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    """A cursor from our own link; anything else (tampered, stale) means the first page."""
+    if not cursor:
+        return None
+    try:
+        value, pk = signing.loads(cursor, salt=_CURSOR_SALT)
+        moment = datetime.fromisoformat(value)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    return moment, int(pk)
+
+
+def queue_counts(merchant: Merchant, filters: QueueFilters) -> dict[str, int]:
+    """How many cases each tab holds, in one query."""
+    counts = _filtered(merchant, filters).aggregate(
+        **{tab.value: Count("id", filter=spec.condition) for tab, spec in _TABS.items()}
+    )
+    return {tab: int(counts[tab]) for tab in counts}
+
+
+def dispute_for_merchant(merchant: Merchant, public_id: str) -> Dispute | None:
+    """The merchant's own case; another merchant's case does not exist here."""
+    return (
+        Dispute.objects.select_related("order", "merchant")
+        .filter(merchant=merchant, public_id=normalise_public_id(public_id))
+        .first()
+    )
+
+
+def merchant_timeline(dispute_id: int) -> QuerySet[DisputeEvent]:
+    return (
+        DisputeEvent.objects.filter(dispute_id=dispute_id, visibility__in=MERCHANT_VISIBLE)
+        .prefetch_related(
+            Prefetch("attachments", queryset=Attachment.objects.order_by("created_at", "id"))
+        )
+        .order_by("created_at", "id")
+    )
+
+
+def attachment_for_merchant(dispute: Dispute, attachment_id: int) -> Attachment | None:
+    return Attachment.objects.filter(
+        pk=attachment_id, dispute=dispute, event__visibility__in=MERCHANT_VISIBLE
+    ).first()
+
+
+# --- Dashboard -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthRate:
+    disputes_opened: int
+    orders_placed: int
+    rate: Decimal | None
+    standing: str
+
+
+def month_start(now: datetime, tz: ZoneInfo, months_back: int = 0) -> datetime:
+    local = now.astimezone(tz)
+    year, month = local.year, local.month - months_back
+    while month <= 0:
+        month += 12
+        year -= 1
+    return datetime(year, month, 1, tzinfo=tz)
+
+
+def dashboard_open_counts(merchant: Merchant) -> dict[str, int]:
+    rows = (
+        Dispute.objects.filter(merchant=merchant, state__in=OPEN_STATES)
+        .values("state")
+        .annotate(total=Count("id"))
+    )
+    return {row["state"]: row["total"] for row in rows}
+
+
+def dashboard_due_soon(merchant: Merchant, now: datetime, hours: int = 48) -> list[Dispute]:
+    return list(
+        Dispute.objects.filter(
+            merchant=merchant,
+            next_actor=Party.MERCHANT,
+            due_at__lt=now + timedelta(hours=hours),
+        )
+        .select_related("order")
+        .order_by("due_at", "id")[:20]
+    )
+
+
+def dashboard_month_rate(merchant: Merchant, now: datetime) -> MonthRate:
+    start = month_start(now, ZoneInfo(merchant.time_zone))
+    opened = Dispute.objects.filter(merchant=merchant, opened_at__gte=start).count()
+    orders = Order.objects.filter(merchant=merchant, placed_at__gte=start).count()
+    rate = dispute_rate(disputes_opened=opened, orders_placed=orders)
+    return MonthRate(opened, orders, rate, rate_standing(rate))
+
+
+def dashboard_fees_this_month(merchant: Merchant, now: datetime) -> list[tuple[str, Decimal]]:
+    start = month_start(now, ZoneInfo(merchant.time_zone))
+    rows = (
+        FeeLine.objects.filter(merchant=merchant, incurred_at__gte=start)
+        .values("currency")
+        .annotate(total=Sum("amount"))
+        .order_by("currency")
+    )
+    return [(row["currency"], row["total"]) for row in rows]
+
+
+def dashboard_reasons_by_month(
+    merchant: Merchant, now: datetime, months: int = 12
+) -> list[tuple[date, dict[str, int]]]:
+    """Cases opened per month and reason, oldest month first, empty months included."""
+    tz = ZoneInfo(merchant.time_zone)
+    first = month_start(now, tz, months_back=months - 1)
+    rows = (
+        Dispute.objects.filter(merchant=merchant, opened_at__gte=first)
+        .annotate(month=TruncMonth("opened_at", tzinfo=tz))
+        .values("month", "reason")
+        .annotate(total=Count("id"))
+    )
+    by_month: dict[date, dict[str, int]] = {
+        month_start(now, tz, months_back=back).date(): {} for back in range(months - 1, -1, -1)
+    }
+    for row in rows:
+        month = (
+            row["month"].astimezone(tz).date()
+            if isinstance(row["month"], datetime)
+            else row["month"]
+        )
+        by_month.setdefault(month, {})[row["reason"]] = row["total"]
+    return sorted(by_month.items())

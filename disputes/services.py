@@ -419,7 +419,8 @@ def dispute_customer_reply(
             change.events.append(events.resolved(dispute, actor=actor, now=now, cause=reply))
             _settle_payment(dispute, change)
         else:
-            _escalate(dispute, change, now=now, actor=actor, cause=reply)
+            # The customer's reply is their event; the escalation is the rules' consequence.
+            _escalate(dispute, change, now=now, actor=SYSTEM, cause=reply)
         recorded = _persist(change, now=now)
         _attach(dispute, recorded[0], documents, uploaded_by=actor.kind, stored=stored)
     return dispute
@@ -431,12 +432,14 @@ def dispute_add_message(
     actor: Actor,
     message: str,
     documents: Sequence[CheckedFile] = (),
+    for_support: bool = False,
     now: datetime | None = None,
 ) -> Dispute:
     """A message (and documents) from the customer or the merchant at any open stage.
 
-    When support asked this party for information, the message is that information and the
-    case goes back to support.
+    `for_support` keeps it between the author and support (evidence the other side does not
+    see). When support asked this party for information, the message is that information and
+    the case goes back to support.
     """
     message = _clean_message(message, required=True)
     if actor.kind not in (ActorKind.CUSTOMER, ActorKind.MERCHANT):
@@ -461,7 +464,9 @@ def dispute_add_message(
                 dispute, actor=actor, now=now, party=party, message=message
             )
         else:
-            event = events.message(dispute, actor=actor, now=now, message=message)
+            event = events.message(
+                dispute, actor=actor, now=now, message=message, for_support=for_support
+            )
         change.events.append(event)
         recorded = _persist(change, now=now)
         _attach(dispute, recorded[0], documents, uploaded_by=actor.kind, stored=stored)

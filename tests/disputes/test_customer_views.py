@@ -345,7 +345,7 @@ def test_the_case_page_says_where_the_case_stands(client, order):
     page = client.get(case_url(dispute)).content.decode()
     assert dispute.public_id in page
     assert "Waiting for Demo Shop. They have until" in page
-    assert "11:59" in page or "23:59" in page  # the deadline's last minute, not midnight
+    assert "23:59" in page  # the deadline's last minute, not midnight
     assert "Never arrived." in page
     assert "Invoice: Paused during a dispute." in page
 
@@ -584,3 +584,9 @@ def test_pages_declare_the_language_and_fit_small_screens(client):
     page = client.get(reverse("disputes:find-order"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert '<html lang="de">' in page
     assert 'name="viewport" content="width=device-width, initial-scale=1"' in page
+
+
+def test_the_dispute_form_names_the_shop_and_its_window(client, order):
+    find(client, order)
+    page = client.get(reverse("disputes:open-dispute")).content.decode()
+    assert "Demo Shop then has 21 days to solve it with you." in page

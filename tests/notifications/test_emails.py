@@ -28,14 +28,14 @@ LATE_EVENING_UTC = "2026-03-10T23:00:00+00:00"
 
 # How each language writes the 11th and the 10th of March 2026 (Django's DATE_FORMAT).
 MARCH_11 = {
-    "en": "March 11, 2026",
+    "en": "11 March 2026",
     "nl": "11 maart 2026",
     "fi": "11. maaliskuuta 2026",
     "sv": "11 mars 2026",
     "de": "11. März 2026",
 }
 MARCH_10 = {
-    "en": "March 10, 2026",
+    "en": "10 March 2026",
     "nl": "10 maart 2026",
     "fi": "10. maaliskuuta 2026",
     "sv": "10 mars 2026",
@@ -341,5 +341,5 @@ def test_a_deadline_at_local_midnight_reads_as_the_last_minute_of_the_day_before
     rendered = render_email(
         "merchant_new_case", context, language="en", time_zone="Europe/Amsterdam"
     )
-    assert "March 23, 2026, 11:59 p.m." in rendered.text
-    assert "March 24" not in rendered.text
+    assert "23 March 2026, 23:59" in rendered.text
+    assert "24 March" not in rendered.text

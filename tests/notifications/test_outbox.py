@@ -14,6 +14,8 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import connection, transaction
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from disputes.choices import Reason
 from disputes.models import Dispute
@@ -763,7 +765,10 @@ def test_an_unauthorized_purchase_tells_the_merchant_it_went_straight_to_support
     outbox_deliver_due()
     customer = next(m for m in mailoutbox if m.to == ["buyer@mail.example"])
     assert dispute.public_id in customer.subject
-    assert "support" in customer.body
-    new_case = next(m for m in mailoutbox if m.subject.startswith("New case"))
-    assert "straight to support" in new_case.body
+    with translation.override("sv"):  # the customer's language
+        assert gettext("Our support team handles this case and will contact you.") in customer.body
+    new_case_id = str(OutboxMessage.objects.filter(kind="merchant_new_case").first().pk)
+    new_case = next(m for m in mailoutbox if m.extra_headers["X-Outbox-Id"] == new_case_id)
+    with translation.override("fi"):  # the merchant's language
+        assert gettext("This case went straight to support.") in new_case.body
     assert "None" not in new_case.body

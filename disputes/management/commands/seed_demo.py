@@ -100,6 +100,7 @@ class Command(BaseCommand):
         )
         self.stdout.write("  Support desk: http://127.0.0.1:8000/admin/")
         self.stdout.write(f"    {SUPPORT_LOGIN[0]} / {SUPPORT_LOGIN[1]}")
+        self.stdout.write("  Merchant portal: http://127.0.0.1:8000/portal/")
         for spec in MERCHANTS:
             for email, password, role in spec["users"]:
                 self.stdout.write(f"    {email} / {password}  ({spec['name']}, {role})")
