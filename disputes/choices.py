@@ -29,6 +29,7 @@ class State(models.TextChoices):
     AWAITING_CUSTOMER = "awaiting_customer", _("Waiting for the customer")
     ESCALATED = "escalated", _("With support")
     INFO_REQUESTED = "info_requested", _("Information requested by support")
+    AWAITING_RETURN = "awaiting_return", _("Waiting for the goods to be returned")
     DECIDED = "decided", _("Decided by support")
     RESOLVED = "resolved", _("Resolved")
     WITHDRAWN = "withdrawn", _("Withdrawn")
@@ -40,6 +41,7 @@ OPEN_STATES = (
     State.AWAITING_CUSTOMER,
     State.ESCALATED,
     State.INFO_REQUESTED,
+    State.AWAITING_RETURN,
 )
 CLOSED_STATES = (State.DECIDED, State.RESOLVED, State.WITHDRAWN)
 
@@ -134,3 +136,9 @@ class EventType(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Customer withdrew the case")
     MESSAGE = "message", _("Message")
     REMINDER_SENT = "reminder_sent", _("Reminder sent")
+    ASSIGNED = "assigned", _("Assigned in support")
+    RETURN_DECIDED = "return_decided", _("Support decided: refund after the goods are returned")
+    RETURN_SHIPPED = "return_shipped", _("Customer sent the goods back")
+    RETURN_RECEIVED = "return_received", _("Merchant received the goods back")
+    RETURN_EXPIRED = "return_expired", _("Return period ended")
+    APPEALED = "appealed", _("Merchant appealed the decision")

@@ -200,3 +200,58 @@ def reminder_sent(
 def record(events: Sequence[DisputeEvent]) -> list[DisputeEvent]:
     """Insert the events in one statement; the returned objects carry their ids."""
     return DisputeEvent.objects.bulk_create(list(events))
+
+
+def assigned(dispute: Dispute, *, actor: Actor, now: datetime, assignee: str) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.ASSIGNED,
+        actor=actor,
+        now=now,
+        visibility=Visibility.STAFF,
+        data={"assignee": assignee},
+    )
+
+
+def return_decided(dispute: Dispute, *, actor: Actor, now: datetime) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.RETURN_DECIDED,
+        actor=actor,
+        now=now,
+        message=dispute.decision_reason,
+        data={"amount": str(dispute.refund_offer_amount), "due_at": _iso(dispute.due_at)},
+    )
+
+
+def return_shipped(dispute: Dispute, *, actor: Actor, now: datetime, message: str) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.RETURN_SHIPPED,
+        actor=actor,
+        now=now,
+        message=message,
+        data={"due_at": _iso(dispute.due_at)},
+    )
+
+
+def return_received(dispute: Dispute, *, actor: Actor, now: datetime, message: str) -> DisputeEvent:
+    return _event(dispute, EventType.RETURN_RECEIVED, actor=actor, now=now, message=message)
+
+
+def return_expired(dispute: Dispute, *, actor: Actor, now: datetime, shipped: bool) -> DisputeEvent:
+    return _event(
+        dispute, EventType.RETURN_EXPIRED, actor=actor, now=now, data={"shipped": shipped}
+    )
+
+
+def appealed(dispute: Dispute, *, actor: Actor, now: datetime, message: str) -> DisputeEvent:
+    # What the merchant adds is for support; the customer learns only that it was appealed.
+    return _event(
+        dispute,
+        EventType.APPEALED,
+        actor=actor,
+        now=now,
+        message=message,
+        visibility=Visibility.MERCHANT,
+    )

@@ -198,6 +198,26 @@ class MessageForm(forms.Form):
     documents = DocumentsField()
 
 
+class ReturnShippedForm(forms.Form):
+    message = message_field(
+        required=True, label=_("How did you send the goods back? (carrier and tracking number)")
+    )
+
+
+class ReturnReceivedForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("We received the goods back: make the refund support decided."), required=True
+    )
+    message = message_field(required=False, label=_("Message to the customer (optional)"))
+
+
+class AppealForm(forms.Form):
+    message = message_field(
+        required=True, label=_("What is new? Explain why the decision should change")
+    )
+    documents = DocumentsField()
+
+
 class WithdrawForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("Yes, I withdraw my case."),

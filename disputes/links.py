@@ -7,12 +7,14 @@ expire after CUSTOMER_LINK_MAX_AGE.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
 from .errors import DomainError
-from .models import Dispute
+from .models import Dispute, Order
 
 _SALT = "disputes.customer-case-link"
 
@@ -49,3 +51,29 @@ def dispute_id_from_token(token: str) -> tuple[int, int]:
     if not isinstance(payload, dict) or not {"d", "v"} <= payload.keys():
         raise LinkInvalid()
     return int(payload["d"]), int(payload["v"])
+
+
+_ORDER_SALT = "disputes.protection-link"
+
+
+def protection_token(order: Order) -> str:
+    return signing.dumps({"o": order.pk}, salt=_ORDER_SALT)
+
+
+def protection_answer_url(order: Order, answer: str) -> str:
+    """A link from the check-in email straight to the protection form with this answer."""
+    path = reverse("disputes:protection-link", kwargs={"token": protection_token(order)})
+    return f"{settings.SITE_URL}{path}?answer={answer}"
+
+
+def order_id_from_protection_token(token: str) -> int:
+    # Valid while protection can last: 30 days, 60 after an extension, and a margin.
+    try:
+        payload = signing.loads(token, salt=_ORDER_SALT, max_age=timedelta(days=70))
+    except signing.SignatureExpired:
+        raise LinkExpired() from None
+    except signing.BadSignature:
+        raise LinkInvalid() from None
+    if not isinstance(payload, dict) or "o" not in payload:
+        raise LinkInvalid()
+    return int(payload["o"])

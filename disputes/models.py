@@ -148,6 +148,8 @@ class Order(models.Model):
     protection_ends_at = models.DateTimeField(_("protection ends at"), null=True, blank=True)
     protection_extended_at = models.DateTimeField(null=True, blank=True)
     protection_checkin_sent_at = models.DateTimeField(null=True, blank=True)
+    # The end date the "protection about to end" email was sent for (an extension re-arms it).
+    protection_ending_notice_for = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -257,9 +259,34 @@ class Dispute(FSMModelMixin, models.Model):
     decision_reason = models.TextField(_("reason for the decision"), blank=True)
     # Part of every customer link: raising it revokes all links sent so far.
     customer_link_version = models.PositiveIntegerField(default=1)
+    # Support desk: who works the case, the customer's return, the merchant's one appeal.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    return_shipped_at = models.DateTimeField(_("goods sent back at"), null=True, blank=True)
+    appealed_at = models.DateTimeField(_("appealed at"), null=True, blank=True)
+    appealed_decision_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("appealed decision was by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [
+            ("decide_dispute", "Can decide cases and ask the parties for information"),
+            ("assign_dispute", "Can assign cases to any support colleague"),
+            ("decide_appeal", "Can decide a merchant's appeal"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["order"],
@@ -301,6 +328,7 @@ class Dispute(FSMModelMixin, models.Model):
                         State.AWAITING_MERCHANT,
                         State.AWAITING_CUSTOMER,
                         State.INFO_REQUESTED,
+                        State.AWAITING_RETURN,
                     ]
                 )
                 | Q(due_at__isnull=False),
@@ -336,6 +364,12 @@ class Dispute(FSMModelMixin, models.Model):
                 name="dispute_merchant_closed",
             ),
             models.Index(fields=["merchant", "opened_at"], name="dispute_merchant_opened"),
+            # The support desk's queue: cases with support, oldest escalation first.
+            models.Index(
+                fields=["escalated_at", "id"],
+                condition=Q(state__in=["escalated", "info_requested"]),
+                name="dispute_support_queue",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -415,6 +449,54 @@ class Dispute(FSMModelMixin, models.Model):
         self.information_requested_from = Party.NONE
         self._close(now=now, outcome=outcome, settled_amount=settled_amount)
 
+    @transition(
+        field=state, source=[State.ESCALATED, State.INFO_REQUESTED], target=State.AWAITING_RETURN
+    )
+    def decide_return(
+        self, *, amount: Decimal, reason: str, decided_by_id: int | None, due_at: datetime
+    ) -> None:
+        """Support decides "refund after the goods are returned": the customer ships first."""
+        self.refund_offer = RefundOffer.AFTER_RETURN
+        self.refund_offer_amount = amount
+        self.decision_reason = reason
+        self.decided_by_id = decided_by_id
+        self.information_requested_from = Party.NONE
+        self.next_actor = Party.CUSTOMER
+        self.due_at = due_at
+        self.reminder_due_at = None
+
+    @transition(field=state, source=State.AWAITING_RETURN, target=State.AWAITING_RETURN)
+    def mark_return_shipped(self, *, now: datetime, due_at: datetime) -> None:
+        self.return_shipped_at = now
+        self.next_actor = Party.MERCHANT
+        self.due_at = due_at
+
+    @transition(field=state, source=State.AWAITING_RETURN, target=State.DECIDED)
+    def close_return(self, *, now: datetime, goods_back: bool) -> None:
+        """Goods received (or shipped and not confirmed in time): the refund is made.
+        Never shipped in time: decided for the merchant."""
+        if goods_back:
+            self._close(
+                now=now,
+                outcome=Outcome.CUSTOMER,
+                settled_amount=self.refund_offer_amount or self.disputed_amount,
+            )
+        else:
+            self._close(now=now, outcome=Outcome.MERCHANT, settled_amount=Decimal("0.00"))
+
+    @transition(field=state, source=State.DECIDED, target=State.ESCALATED)
+    def appeal(self, *, now: datetime) -> None:
+        """Back to support's queue, to be decided again by someone else."""
+        self.appealed_at = now
+        self.appealed_decision_by_id = self.decided_by_id
+        self.decided_by_id = None
+        self.decision_reason = ""
+        self.outcome = Outcome.NONE
+        self.settled_amount = None
+        self.closed_at = None
+        self.escalated_at = now
+        self.next_actor = Party.SUPPORT
+
     @transition(field=state, source=list(OPEN_STATES), target=State.WITHDRAWN)
     def withdraw(self, *, now: datetime) -> None:
         self.information_requested_from = Party.NONE
@@ -444,6 +526,9 @@ TRANSITION_FIELDS = [
     "closed_at",
     "decided_by",
     "decision_reason",
+    "return_shipped_at",
+    "appealed_at",
+    "appealed_decision_by",
     "updated_at",
 ]
 assert set(CLOSED_STATES) | set(OPEN_STATES) == set(State.values)  # noqa: S101

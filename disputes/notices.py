@@ -8,9 +8,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+from django.urls import reverse
+
 from notifications.services import EmailNotice, outbox_enqueue
 
-from .choices import EventType, Party
+from .choices import EventType, Party, Visibility
 from .links import customer_case_url
 from .models import Dispute, DisputeEvent, MerchantMembership
 
@@ -35,6 +38,12 @@ _NOTICES: dict[str, tuple[tuple[Party, str], ...]] = {
     ),
     EventType.DISPUTE_ACCEPTED: (),  # the RESOLVED event that follows tells both sides
     EventType.WITHDRAWN: ((Party.MERCHANT, "merchant_case_withdrawn"),),
+    EventType.RETURN_DECIDED: (
+        (Party.MERCHANT, "merchant_return_decided"),
+        (Party.CUSTOMER, "customer_return_requested"),
+    ),
+    EventType.RETURN_SHIPPED: ((Party.MERCHANT, "merchant_return_shipped"),),
+    EventType.APPEALED: ((Party.CUSTOMER, "customer_case_appealed"),),
 }
 # Merchant emails a user can switch off, and the membership field that says so. Information
 # requested by support is never optional: without an answer the merchant loses the case.
@@ -45,6 +54,7 @@ PREFERENCE_FIELDS: dict[str, str] = {
     "merchant_decision": "notify_decision",
     "merchant_case_resolved": "notify_decision",
     "merchant_case_withdrawn": "notify_decision",
+    "merchant_return_decided": "notify_decision",
     "merchant_customer_replied": "notify_customer_reply",
 }
 _PARTY_NOTICES: dict[str, str] = {
@@ -142,6 +152,12 @@ def queue_notices(*, events: Sequence[DisputeEvent], now: datetime) -> None:
             context = _context(dispute, event)
             if party == Party.CUSTOMER:
                 context["case_url"] = customer_case_url(dispute)
+                if event.visibility not in (Visibility.BOTH, Visibility.CUSTOMER):
+                    context["message"] = ""  # e.g. a merchant's appeal: for support only
+            else:
+                context["case_url"] = settings.SITE_URL + reverse(
+                    "portal:case", args=[dispute.public_id]
+                )
             notices.extend(
                 EmailNotice(
                     kind=kind,

@@ -202,6 +202,18 @@ def policy_for(program: str) -> ProgramPolicy:
         raise InvalidChoice(field="program") from None
 
 
+# Refund after return (support's decision): the customer ships within RETURN_WINDOW, the
+# merchant confirms receipt within RETURN_CONFIRM_WINDOW of the shipment.
+RETURN_WINDOW = Window(14)
+RETURN_CONFIRM_WINDOW = Window(14)
+# A merchant may appeal a decision once, within this many days, with new information.
+APPEAL_DAYS = 14
+
+
+def appeal_open(*, closed_at: datetime | None, appealed: bool, now: datetime) -> bool:
+    return closed_at is not None and not appealed and now < closed_at + timedelta(days=APPEAL_DAYS)
+
+
 NEXT_ACTOR: dict[str, Party] = {
     State.OPENED: Party.NONE,
     State.AWAITING_MERCHANT: Party.MERCHANT,
@@ -368,6 +380,8 @@ def payment_state_on_close(
         return PaymentState.REFUNDED
     if current == PaymentState.PAUSED:
         return PaymentState.ACTIVE
+    if outcome == Outcome.MERCHANT and current == PaymentState.CHARGED_BACK:
+        return PaymentState.ACTIVE  # an appeal won by the merchant reverses the chargeback
     return PaymentState(current)
 
 
@@ -407,6 +421,8 @@ PROTECTION_DAYS = 30
 CHECKIN_AFTER_DAYS = 23
 EXTENSION_DAYS = 30
 EXTENDABLE_TIERS = frozenset({ProtectionTier.PLUS, ProtectionTier.ONE_TIME})
+# "Your protection ends soon" goes out this many days before the end.
+PROTECTION_ENDING_NOTICE_DAYS = 3
 
 
 def protection_ends_at(placed_at: datetime) -> datetime:

@@ -20,6 +20,16 @@ urlpatterns = [
         name="case-accept",
     ),
     path(
+        "cases/<str:public_id>/return-received/",
+        portal.CaseActionView.as_view(action="return-received"),
+        name="case-return-received",
+    ),
+    path(
+        "cases/<str:public_id>/appeal/",
+        portal.CaseActionView.as_view(action="appeal"),
+        name="case-appeal",
+    ),
+    path(
         "cases/<str:public_id>/message/",
         portal.CaseActionView.as_view(action="message"),
         name="case-message",

@@ -48,14 +48,20 @@ from .errors import (
     MissingMessage,
     TransitionNotAllowed,
 )
-from .links import customer_case_url
+from .links import customer_case_url, protection_answer_url
 from .models import TRANSITION_FIELDS, Attachment, Dispute, DisputeEvent, Order
 from .notices import queue_notices
 from .policies import (
     CHECKIN_AFTER_DAYS,
     EXTENSION_DAYS,
+    PROTECTION_ENDING_NOTICE_DAYS,
+    RETURN_CONFIRM_WINDOW,
+    RETURN_WINDOW,
+    DayCount,
     ExtensionDecision,
     ReplyEffect,
+    Window,
+    appeal_open,
     check_program_eligibility,
     customer_reply_effect,
     days_left,
@@ -540,9 +546,11 @@ def dispute_request_information(
     actor: Actor,
     party: Party,
     message: str,
+    working_days: int | None = None,
     now: datetime | None = None,
 ) -> Dispute:
-    """Support asks the merchant or the customer for more information, with a deadline."""
+    """Support asks the merchant or the customer for more information, with a deadline of
+    `working_days` (the program's default when not given)."""
     message = _clean_message(message, required=True)
     if party not in (Party.MERCHANT, Party.CUSTOMER):
         raise InvalidChoice(field="party")
@@ -550,12 +558,11 @@ def dispute_request_information(
         dispute = _lock(dispute, actor=actor)
         now = _now(now)
         merchant = dispute.merchant
-        due_at = deadline_after(
-            now,
-            policy_for(dispute.program).information_window,
-            time_zone=merchant.time_zone,
-            country=merchant.country,
-        )
+        window = policy_for(dispute.program).information_window
+        if working_days is not None:
+            window = Window(working_days, DayCount.WORKING)
+        due_at = deadline_after(now, window, time_zone=merchant.time_zone, country=merchant.country)
+        _check_appeal_decider(dispute, actor)
         _fsm(dispute, "request_information", party=party, due_at=due_at)
         change = _Change(disputes=[dispute])
         change.events.append(
@@ -603,6 +610,7 @@ def dispute_decide(
     with transaction.atomic():
         dispute = _lock(dispute, actor=actor)
         now = _now(now)
+        _check_appeal_decider(dispute, actor)
         settled = settled_amount_for_decision(
             outcome,
             None if amount in (None, "") else parse_amount(amount, dispute.currency),
@@ -623,6 +631,146 @@ def dispute_decide(
         _settle_payment(dispute, change)
         _persist(change, now=now)
     return dispute
+
+
+def dispute_assign(
+    *, dispute: Dispute, actor: Actor, assignee_id: int | None, now: datetime | None = None
+) -> Dispute:
+    """Give the case to a support colleague (or to nobody); the queue shows who owns what."""
+    if actor.kind != ActorKind.STAFF:
+        raise TransitionNotAllowed()
+    with transaction.atomic():
+        dispute = _lock(dispute, actor=actor)
+        now = _now(now)
+        if dispute.assigned_to_id == assignee_id:
+            return dispute
+        dispute.assigned_to_id = assignee_id
+        dispute.assigned_at = now if assignee_id else None
+        dispute.updated_at = now
+        dispute.save(update_fields=["assigned_to", "assigned_at", "updated_at"])
+        assignee = str(assignee_id) if assignee_id else ""
+        events.record([events.assigned(dispute, actor=actor, now=now, assignee=assignee)])
+    return dispute
+
+
+def dispute_decide_return(
+    *,
+    dispute: Dispute,
+    actor: Actor,
+    reason: str,
+    amount: Decimal | str | None = None,
+    now: datetime | None = None,
+) -> Dispute:
+    """Support decides "refund after the goods are returned": the customer gets a deadline to
+    send them back; the refund follows the merchant's confirmation of receipt."""
+    reason = _clean_message(reason, required=True)
+    if actor.kind != ActorKind.STAFF:
+        raise TransitionNotAllowed()
+    with transaction.atomic():
+        dispute = _lock(dispute, actor=actor)
+        now = _now(now)
+        _check_appeal_decider(dispute, actor)
+        refund = settled_amount_for_decision(
+            Outcome.CUSTOMER,
+            None if amount in (None, "") else parse_amount(amount, dispute.currency),
+            disputed_amount=dispute.disputed_amount,
+            currency=dispute.currency,
+        )
+        merchant = dispute.merchant
+        due_at = deadline_after(
+            now, RETURN_WINDOW, time_zone=merchant.time_zone, country=merchant.country
+        )
+        _fsm(
+            dispute,
+            "decide_return",
+            amount=refund,
+            reason=reason,
+            decided_by_id=actor.user_id,
+            due_at=due_at,
+        )
+        change = _Change(disputes=[dispute])
+        change.events.append(events.return_decided(dispute, actor=actor, now=now))
+        _persist(change, now=now)
+    return dispute
+
+
+def dispute_mark_return_shipped(
+    *, dispute: Dispute, actor: Actor, message: str, now: datetime | None = None
+) -> Dispute:
+    """The customer says the goods are on their way back (with tracking details)."""
+    message = _clean_message(message, required=True)
+    with transaction.atomic():
+        dispute = _lock(dispute, actor=actor)
+        now = _now(now)
+        late = dispute.state == State.DECIDED and dispute.refund_offer == "after_return"
+        if late or (dispute.state == State.AWAITING_RETURN and not is_open(dispute.due_at, now)):
+            raise DeadlinePassed(gettext("The time to send the goods back has ended."))
+        if dispute.state != State.AWAITING_RETURN or dispute.return_shipped_at is not None:
+            raise TransitionNotAllowed()
+        merchant = dispute.merchant
+        due_at = deadline_after(
+            now, RETURN_CONFIRM_WINDOW, time_zone=merchant.time_zone, country=merchant.country
+        )
+        _fsm(dispute, "mark_return_shipped", now=now, due_at=due_at)
+        change = _Change(disputes=[dispute])
+        change.events.append(events.return_shipped(dispute, actor=actor, now=now, message=message))
+        _persist(change, now=now)
+    return dispute
+
+
+def dispute_confirm_return(
+    *, dispute: Dispute, actor: Actor, message: str = "", now: datetime | None = None
+) -> Dispute:
+    """The merchant has the goods back: the refund support decided is made."""
+    message = _clean_message(message, required=False)
+    with transaction.atomic():
+        dispute = _lock(dispute, actor=actor)
+        now = _now(now)
+        if dispute.state != State.AWAITING_RETURN:
+            raise TransitionNotAllowed()
+        _fsm(dispute, "close_return", now=now, goods_back=True)
+        change = _Change(disputes=[dispute])
+        change.events.append(events.return_received(dispute, actor=actor, now=now, message=message))
+        change.events.append(events.decided(dispute, actor=SYSTEM, now=now))
+        _settle_payment(dispute, change)
+        _persist(change, now=now)
+    return dispute
+
+
+def dispute_appeal(
+    *,
+    dispute: Dispute,
+    actor: Actor,
+    message: str,
+    documents: Sequence[CheckedFile] = (),
+    now: datetime | None = None,
+) -> Dispute:
+    """The merchant appeals a decision, once, within 14 days, with new information."""
+    message = _clean_message(message, required=True)
+    if actor.kind != ActorKind.MERCHANT:
+        raise TransitionNotAllowed()
+    with _files_removed_on_failure() as stored, transaction.atomic():
+        dispute = _lock(dispute, actor=actor)
+        now = _now(now)
+        if dispute.state != State.DECIDED:
+            raise TransitionNotAllowed()
+        if not appeal_open(
+            closed_at=dispute.closed_at, appealed=dispute.appealed_at is not None, now=now
+        ):
+            raise DeadlinePassed(gettext("A decision can be appealed once, within 14 days."))
+        _fsm(dispute, "appeal", now=now)
+        change = _Change(disputes=[dispute])
+        change.events.append(events.appealed(dispute, actor=actor, now=now, message=message))
+        recorded = _persist(change, now=now)
+        _attach(dispute, recorded[0], documents, uploaded_by=actor.kind, stored=stored)
+    return dispute
+
+
+def _check_appeal_decider(dispute: Dispute, actor: Actor) -> None:
+    if dispute.appealed_at is not None and dispute.appealed_decision_by_id == actor.user_id:
+        raise TransitionNotAllowed(
+            gettext("An appeal is decided by a different staff member than the first decision.")
+        )
 
 
 # --- Deadline sweeps -----------------------------------------------------------------------------
@@ -737,6 +885,26 @@ def dispute_expire_information_requests(
     )
 
 
+def dispute_expire_returns(*, now: datetime | None = None, batch_size: int | None = None) -> int:
+    """Return periods that ended: goods never sent back → decided for the merchant; sent back
+    but not confirmed by the merchant in time → the refund is made."""
+    now = _now(now)
+
+    def apply(dispute: Dispute, change: _Change) -> None:
+        shipped = dispute.return_shipped_at is not None
+        change.events.append(events.return_expired(dispute, actor=SYSTEM, now=now, shipped=shipped))
+        _fsm(dispute, "close_return", now=now, goods_back=shipped)
+        change.events.append(events.decided(dispute, actor=SYSTEM, now=now))
+        _settle_payment(dispute, change)
+
+    return _sweep(
+        lambda: Dispute.objects.filter(state=State.AWAITING_RETURN, due_at__lte=now),
+        apply,
+        now=now,
+        batch_size=batch_size,
+    )
+
+
 def dispute_send_due_reminders(
     *, now: datetime | None = None, batch_size: int | None = None
 ) -> int:
@@ -812,6 +980,42 @@ def order_send_protection_checkins(
             return done
 
 
+def order_send_protection_ending_notices(
+    *, now: datetime | None = None, batch_size: int | None = None
+) -> int:
+    """A few days before protection ends, tell the customer (once per end date)."""
+    now = _now(now)
+    size = batch_size or settings.SWEEP_BATCH_SIZE
+    done = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Order.objects.filter(
+                    protection_status=ProtectionStatus.ACTIVE,
+                    protection_ends_at__gt=now,
+                    protection_ends_at__lte=now + timedelta(days=PROTECTION_ENDING_NOTICE_DAYS),
+                )
+                .exclude(protection_ending_notice_for=F("protection_ends_at"))
+                .exclude(disputes__state__in=OPEN_STATES)
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("merchant")
+                .order_by("protection_ends_at", "pk")[:size]
+            )
+            if not batch:
+                return done
+            for order in batch:
+                order.protection_ending_notice_for = order.protection_ends_at
+                order.updated_at = now
+            Order.objects.bulk_update(batch, ["protection_ending_notice_for", "updated_at"])
+            outbox_enqueue(
+                notices=[_order_notice(order, "customer_protection_ending") for order in batch],
+                now=now,
+            )
+        done += len(batch)
+        if len(batch) < size:
+            return done
+
+
 def order_expire_protection(*, now: datetime | None = None) -> int:
     """Protection ends at day 30 (60 after an extension): one set-based UPDATE."""
     now = _now(now)
@@ -863,6 +1067,10 @@ def _order_notice(order: Order, kind: str) -> EmailNotice:
             "merchant_name": order.merchant.name,
             "order_number": order.order_number,
             "order_placed_at": order.placed_at.isoformat(),
+            "answer_urls": {
+                answer: protection_answer_url(order, answer)
+                for answer in ("all_fine", "not_received", "no_refund", "extend", "other_request")
+            },
             "protection_ends_at": order.protection_ends_at.isoformat()
             if order.protection_ends_at
             else None,

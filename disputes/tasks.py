@@ -33,3 +33,13 @@ def send_protection_checkins() -> int:
 @shared_task(name="disputes.expire_protection", ignore_result=True)
 def expire_protection() -> int:
     return services.order_expire_protection()
+
+
+@shared_task(name="disputes.expire_returns", ignore_result=True)
+def expire_returns() -> int:
+    return services.dispute_expire_returns()
+
+
+@shared_task(name="disputes.send_protection_ending_notices", ignore_result=True)
+def send_protection_ending_notices() -> int:
+    return services.order_send_protection_ending_notices()

@@ -13,6 +13,7 @@ urlpatterns = [
     path("open/dispute/", customer.OpenDisputeView.as_view(), name="open-dispute"),
     path("open/protection/", customer.ProtectionView.as_view(), name="protection"),
     path("open/done/", customer.OpenedView.as_view(), name="opened"),
+    path("protection/<str:token>/", customer.protection_link, name="protection-link"),
     path("case-link/", customer.RenewLinkView.as_view(), name="renew-link"),
     path("c/<str:token>/", customer.CaseView.as_view(), name="customer-case"),
     path(
@@ -24,6 +25,11 @@ urlpatterns = [
         "c/<str:token>/message/",
         customer.CaseActionView.as_view(action="message"),
         name="customer-message",
+    ),
+    path(
+        "c/<str:token>/return-shipped/",
+        customer.CaseActionView.as_view(action="return-shipped"),
+        name="customer-return-shipped",
     ),
     path(
         "c/<str:token>/withdraw/",

@@ -161,6 +161,12 @@ else:
     # Fail fast when the broker is down: the outbox keeps the work and the periodic
     # delivery job picks it up, so a web request never hangs on a dead broker.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -188,8 +194,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": _sweep_every,
     },
     "queue-due-reminders": {"task": "disputes.queue_due_reminders", "schedule": _sweep_every},
+    "expire-returns": {"task": "disputes.expire_returns", "schedule": _sweep_every},
     "send-protection-checkins": {
         "task": "disputes.send_protection_checkins",
+        "schedule": _slow_every,
+    },
+    "send-protection-ending-notices": {
+        "task": "disputes.send_protection_ending_notices",
         "schedule": _slow_every,
     },
     "expire-protection": {"task": "disputes.expire_protection", "schedule": _slow_every},

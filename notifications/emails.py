@@ -84,6 +84,11 @@ def render_email(
         text = render_to_string(f"emails/{kind}/body.txt", ctx).strip() + "\n"
         html = render_to_string(
             "emails/layout.html",
-            ctx | {"subject": " ".join(subject.split()), "body_text": text},
+            ctx
+            | {
+                "subject": " ".join(subject.split()),
+                "body_text": text,
+                "recipient_is_merchant": kind.startswith("merchant_"),
+            },
         )
     return RenderedEmail(subject=" ".join(subject.split()), text=text, html=html)

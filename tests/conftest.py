@@ -56,3 +56,16 @@ def _private_media(tmp_path, settings) -> None:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def support_groups(django_db_blocker) -> None:  # type: ignore[no-untyped-def]
+    """The staff groups made by a migration; a transactional test's flush removes them."""
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    migration = importlib.import_module("disputes.migrations.0006_support_groups")
+    if Group.objects.filter(name__in=migration.GROUPS).count() < len(migration.GROUPS):
+        migration.create_groups(apps, None)

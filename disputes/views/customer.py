@@ -33,9 +33,15 @@ from ..forms import (
     PaymentDisputeForm,
     ProtectionAnswer,
     ProtectionFeedbackForm,
+    ReturnShippedForm,
     WithdrawForm,
 )
-from ..links import LinkExpired, LinkInvalid, customer_case_path
+from ..links import (
+    LinkExpired,
+    LinkInvalid,
+    customer_case_path,
+    order_id_from_protection_token,
+)
 from ..models import Dispute, Order
 from ..policies import (
     PAYMENT_DISPUTE,
@@ -236,6 +242,26 @@ class ProtectionView(VerifiedOrderMixin, View):
         )
 
 
+def protection_link(request: HttpRequest, token: str) -> HttpResponse:
+    """From the check-in email: the signed link stands for "find your order"."""
+    try:
+        order_id = order_id_from_protection_token(token)
+    except LinkExpired:
+        return render(request, "customer/link_invalid.html", {"reason": "expired"}, status=404)
+    except LinkInvalid:
+        return render(request, "customer/link_invalid.html", {"reason": "invalid"}, status=404)
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None:
+        return render(request, "customer/link_invalid.html", {"reason": "invalid"}, status=404)
+    request.session.cycle_key()
+    request.session[VERIFIED_ORDER] = order.pk
+    answer = request.GET.get("answer", "")
+    target = reverse("disputes:protection")
+    if answer in dict(ProtectionAnswer.CHOICES):
+        target += f"?answer={answer}"
+    return redirect(target)
+
+
 class OpenedView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
         dispute_id = request.session.get(OPENED_CASE)
@@ -290,6 +316,14 @@ def _case_context(dispute: Dispute, token: str, **forms: Any) -> dict[str, Any]:
     if context["is_open"]:
         context["message_form"] = forms.get("message_form") or MessageForm()
         context["withdraw_form"] = forms.get("withdraw_form") or WithdrawForm()
+    context["can_ship_return"] = (
+        dispute.state == State.AWAITING_RETURN
+        and dispute.return_shipped_at is None
+        and dispute.due_at is not None
+        and now < dispute.due_at
+    )
+    if context["can_ship_return"]:
+        context["return_form"] = forms.get("return_form") or ReturnShippedForm()
     return context
 
 
@@ -326,6 +360,9 @@ class CaseActionView(View):
         elif self.action == "message":
             form = MessageForm(request.POST, request.FILES)
             form_key, done = "message_form", _("Your message is sent.")
+        elif self.action == "return-shipped":
+            form = ReturnShippedForm(request.POST)
+            form_key, done = "return_form", _("Thank you. We told the shop the goods are coming.")
         else:
             form = WithdrawForm(request.POST)
             form_key, done = "withdraw_form", _("Your case is withdrawn.")
@@ -354,6 +391,10 @@ class CaseActionView(View):
         elif self.action == "message":
             services.dispute_add_message(
                 dispute=dispute, actor=actor, message=data["message"], documents=data["documents"]
+            )
+        elif self.action == "return-shipped":
+            services.dispute_mark_return_shipped(
+                dispute=dispute, actor=actor, message=data["message"]
             )
         else:
             services.dispute_withdraw(dispute=dispute, actor=actor, message=data["message"])

@@ -28,9 +28,16 @@ from billing.policies import ELEVATED_RATE_THRESHOLD
 from .. import selectors, services
 from ..choices import OPEN_STATES, Party, Reason, State
 from ..errors import DomainError
-from ..forms import AcceptDisputeForm, MerchantMessageForm, MerchantResponseForm, QueueFilterForm
+from ..forms import (
+    AcceptDisputeForm,
+    AppealForm,
+    MerchantMessageForm,
+    MerchantResponseForm,
+    QueueFilterForm,
+    ReturnReceivedForm,
+)
 from ..models import Dispute
-from ..policies import deadline_for_display
+from ..policies import appeal_open, deadline_for_display
 from ..selectors import QueueFilters, QueueTab
 from .charts import reasons_chart
 from .portal_base import MerchantPortalMixin
@@ -249,6 +256,13 @@ class CaseView(MerchantPortalMixin, View):
             context["message_form"] = forms.get("message_form") or MerchantMessageForm(
                 initial={"audience": initial}
             )
+        if dispute.state == State.AWAITING_RETURN:
+            context["return_form"] = forms.get("return_form") or ReturnReceivedForm()
+        context["can_appeal"] = dispute.state == State.DECIDED and appeal_open(
+            closed_at=dispute.closed_at, appealed=dispute.appealed_at is not None, now=now
+        )
+        if context["can_appeal"]:
+            context["appeal_form"] = forms.get("appeal_form") or AppealForm()
         for key, form in forms.items():
             if key not in context:  # the form is no longer on the page: say why at the top
                 for error in form.non_field_errors():
@@ -276,6 +290,12 @@ class CaseActionView(CaseView):
         elif self.action == "accept":
             form = AcceptDisputeForm(request.POST)
             form_key, done = "accept_form", _("You accepted the dispute; the case is closed.")
+        elif self.action == "return-received":
+            form = ReturnReceivedForm(request.POST)
+            form_key, done = "return_form", _("Thank you: the refund is made and the case closed.")
+        elif self.action == "appeal":
+            form = AppealForm(request.POST, request.FILES)
+            form_key, done = "appeal_form", _("Your appeal is with support.")
         else:
             form = MerchantMessageForm(request.POST, request.FILES)
             form_key, done = "message_form", _("Your message is added to the case.")
@@ -305,6 +325,17 @@ class CaseActionView(CaseView):
             )
         elif self.action == "accept":
             services.dispute_accept(dispute=dispute, actor=self.actor, message=data["message"])
+        elif self.action == "return-received":
+            services.dispute_confirm_return(
+                dispute=dispute, actor=self.actor, message=data["message"]
+            )
+        elif self.action == "appeal":
+            services.dispute_appeal(
+                dispute=dispute,
+                actor=self.actor,
+                message=data["message"],
+                documents=data["documents"],
+            )
         else:
             services.dispute_add_message(
                 dispute=dispute,

@@ -1,5 +1,6 @@
 """The beat jobs: on time, late, twice, and racing a user's action (on PostgreSQL)."""
 
+import re
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -8,6 +9,8 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
 
 from billing.models import FeeLine
 from disputes import services, tasks
@@ -22,7 +25,7 @@ from disputes.choices import (
     RefundOffer,
     State,
 )
-from disputes.errors import DeadlinePassed
+from disputes.errors import DeadlinePassed, TransitionNotAllowed
 from disputes.models import Dispute, DisputeEvent, Order
 from notifications.models import OutboxMessage
 from tests.factories import (
@@ -462,6 +465,45 @@ def test_two_staff_decisions_at_once_yield_one_decision():
         )
         successes = [r for r in results if isinstance(r, Dispute)]
         assert len(successes) == 1, results
+        (refused,) = [r for r in results if not isinstance(r, Dispute)]
+        assert isinstance(refused, TransitionNotAllowed)  # a clear message, not a crash
+        assert "not possible in the case's current state" in refused.message
         assert count(dispute, EventType.DECIDED) == 1
         dispute.refresh_from_db()
         assert dispute.decision_reason == successes[0].decision_reason
+
+
+@pytest.mark.django_db
+def test_protection_ending_notice_goes_out_once_per_end_date():
+    order = OrderFactory(protected=True, placed_at=NOW)  # ends NOW + 30 days
+    ends = NOW + timedelta(days=30)
+    assert (
+        services.order_send_protection_ending_notices(now=ends - timedelta(days=3, seconds=1)) == 0
+    )
+    with time_machine.travel(ends - timedelta(days=3), tick=False):
+        assert tasks.send_protection_ending_notices() == 1
+        assert tasks.send_protection_ending_notices() == 0
+    services.order_extend_protection(order=order, now=ends - timedelta(days=2))
+    # A new end date: the notice is due again three days before it.
+    assert services.order_send_protection_ending_notices(now=ends + timedelta(days=27)) == 1
+    assert OutboxMessage.objects.filter(kind="customer_protection_ending").count() == 2
+
+
+@pytest.mark.django_db
+def test_the_check_in_links_lead_straight_to_the_chosen_answer(client):
+    order = OrderFactory(protected=True, placed_at=timezone.now() - timedelta(days=23))
+    services.order_send_protection_checkins()
+    checkin = OutboxMessage.objects.get(kind="customer_protection_checkin")
+    extend_url = checkin.context["answer_urls"]["extend"].removeprefix("http://127.0.0.1:8000")
+    response = client.get(extend_url)
+    assert response.status_code == 302
+    form_page = client.get(response["Location"]).content.decode()
+    assert 'value="extend" id="id_answer_3" checked' in form_page or re.search(
+        r'<input[^>]*value="extend"[^>]*checked', form_page
+    )
+    client.post(reverse("disputes:protection"), {"answer": "extend"})
+    order.refresh_from_db()
+    assert order.protection_extended_at is not None
+    path, query = extend_url.split("?")
+    tampered = path[:-6] + ("AAAAA/" if path[-6:-1] != "AAAAA" else "BBBBB/")
+    assert client.get(f"{tampered}?{query}").status_code == 404

@@ -414,6 +414,8 @@ FOREIGN_OBJECT_URLS = {
     "case-respond": lambda o: [o["dispute"].public_id],
     "case-accept": lambda o: [o["dispute"].public_id],
     "case-message": lambda o: [o["dispute"].public_id],
+    "case-return-received": lambda o: [o["dispute"].public_id],
+    "case-appeal": lambda o: [o["dispute"].public_id],
     "case-document": lambda o: [o["dispute"].public_id, o["attachment"].pk],
     "team-remove": lambda o: [o["membership"].pk],
     "switch-merchant": lambda o: [o["dispute"].merchant.slug],
@@ -489,3 +491,16 @@ def test_another_merchants_objects_are_not_found(portal, membership, name, metho
         own_url = reverse(f"portal:{name}", args=FOREIGN_OBJECT_URLS[name](own_objects))
         assert getattr(portal, method)(own_url).status_code == 405
     assert Dispute.objects.get(pk=foreign.pk).state == State.AWAITING_MERCHANT
+
+
+def test_merchant_emails_link_straight_to_the_case_in_the_portal(merchant, mailoutbox):
+    from notifications.models import OutboxMessage
+    from notifications.services import outbox_deliver_due
+
+    dispute = open_dispute(merchant=merchant)
+    notice = OutboxMessage.objects.get(kind="merchant_new_case")
+    assert notice.context["case_url"] == "http://127.0.0.1:8000" + case_url(dispute)
+    outbox_deliver_due()
+    sent = next(m for m in mailoutbox if m.to == [merchant.memberships.get().user.email])
+    assert case_url(dispute) in sent.body
+    assert case_url(dispute) in sent.alternatives[0][0]

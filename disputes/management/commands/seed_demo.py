@@ -161,6 +161,15 @@ class _DemoCases:
             now=self.ago(days_ago),
         )
 
+    def decide_return(self, dispute: Any) -> None:
+        """Support decides "refund after the goods are returned" on a case it holds."""
+        services.dispute_decide_return(
+            dispute=dispute,
+            actor=self.support,
+            reason="The shop refunds once the goods are back.",
+            now=self.ago(1),
+        )
+
     def customer(self, dispute: Any) -> Actor:
         return Actor.customer(dispute.order.customer_email)
 
@@ -207,6 +216,7 @@ class _DemoCases:
             message="Return received, refunded.",
             now=self.ago(11),
         )
+        self.decide_return(self.open(self.order(days_ago=3), pd, Reason.UNAUTHORIZED, days_ago=2))
         dispute = self.open(self.order(days_ago=9), pd, Reason.OTHER, days_ago=8)
         services.dispute_withdraw(
             dispute=dispute,
@@ -283,6 +293,9 @@ class _DemoCases:
         )
         dispute = self.open(self.order(days_ago=7, tier=plus), bp, Reason.NOT_RECEIVED, days_ago=4)
         services.dispute_withdraw(dispute=dispute, actor=self.customer(dispute), now=self.ago(3))
+        self.decide_return(
+            self.open(self.order(days_ago=8, tier=plus), bp, Reason.OTHER_REQUEST, days_ago=7)
+        )
 
         # Protected orders without a case: the day-23 check-in goes out on the next beat.
         self.order(days_ago=24, tier=plus)
