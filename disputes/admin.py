@@ -374,6 +374,7 @@ class DisputeAdmin(admin.ModelAdmin):
                         outcome=form.cleaned_data["outcome"],
                         amount=form.cleaned_data["amount"],
                         reason=form.cleaned_data["reason"],
+                        fraud_proven=form.cleaned_data["fraud_proven"],
                     )
             elif action == "decide_return":
                 form = ReturnDecisionForm(request.POST, prefix="return")

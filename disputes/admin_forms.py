@@ -55,6 +55,10 @@ class DecisionForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason (both parties read it)"), widget=forms.Textarea(attrs={"rows": 5})
     )
+    fraud_proven = forms.BooleanField(
+        label=_("Unauthorized purchase proven as fraud (no dispute fee for the merchant)"),
+        required=False,
+    )
 
 
 class ReturnDecisionForm(forms.Form):

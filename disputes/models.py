@@ -270,6 +270,8 @@ class Dispute(FSMModelMixin, models.Model):
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
     return_shipped_at = models.DateTimeField(_("goods sent back at"), null=True, blank=True)
+    # Support found an unauthorized purchase to be fraud: the merchant pays no dispute fee.
+    fraud_proven = models.BooleanField(_("proven fraud"), default=False)
     appealed_at = models.DateTimeField(_("appealed at"), null=True, blank=True)
     appealed_decision_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -443,8 +445,10 @@ class Dispute(FSMModelMixin, models.Model):
         settled_amount: Decimal,
         reason: str,
         decided_by_id: int | None,
+        fraud_proven: bool = False,
     ) -> None:
         self.decision_reason = reason
+        self.fraud_proven = fraud_proven
         self.decided_by_id = decided_by_id
         self.information_requested_from = Party.NONE
         self._close(now=now, outcome=outcome, settled_amount=settled_amount)
@@ -527,6 +531,7 @@ TRANSITION_FIELDS = [
     "decided_by",
     "decision_reason",
     "return_shipped_at",
+    "fraud_proven",
     "appealed_at",
     "appealed_decision_by",
     "updated_at",

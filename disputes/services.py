@@ -38,6 +38,7 @@ from .choices import (
     Outcome,
     Party,
     ProtectionStatus,
+    Reason,
     State,
 )
 from .errors import (
@@ -601,9 +602,13 @@ def dispute_decide(
     outcome: str,
     reason: str,
     amount: Decimal | str | None = None,
+    fraud_proven: bool = False,
     now: datetime | None = None,
 ) -> Dispute:
-    """Support decides: for the merchant (invoice reactivated) or the customer (charged back)."""
+    """Support decides: for the merchant (invoice reactivated) or the customer (charged back).
+
+    `fraud_proven` marks an unauthorized purchase shown to be fraud: no dispute fee for it.
+    """
     reason = _clean_message(reason, required=True)
     if actor.kind != ActorKind.STAFF:
         raise TransitionNotAllowed()
@@ -625,6 +630,7 @@ def dispute_decide(
             settled_amount=settled,
             reason=reason,
             decided_by_id=actor.user_id,
+            fraud_proven=fraud_proven and dispute.reason == Reason.UNAUTHORIZED,
         )
         change = _Change(disputes=[dispute])
         change.events.append(events.decided(dispute, actor=actor, now=now))

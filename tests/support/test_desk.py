@@ -394,3 +394,29 @@ def test_the_state_is_never_edited_by_hand(client, django_user_model):
     dispute.refresh_from_db()
     assert dispute.state == State.ESCALATED
     assert client.get(reverse("admin:disputes_dispute_add")).status_code == 403
+
+
+def test_proven_fraud_is_recorded_only_for_unauthorized_purchases(client):
+    client.force_login(staff("support agent"))
+    fraud = escalated()  # an unauthorized purchase
+    client.post(
+        desk_url(fraud, "decide"),
+        {
+            "decide-outcome": "customer",
+            "decide-reason": "Stolen card.",
+            "decide-fraud_proven": "on",
+        },
+    )
+    fraud.refresh_from_db()
+    assert fraud.fraud_proven is True
+    other = open_dispute(reason=Reason.FAULTY, now=NOW)
+    services.dispute_escalate_overdue(now=NOW + timedelta(days=30))
+    services.dispute_decide(
+        dispute=other,
+        actor=staff_actor(),
+        outcome=Outcome.CUSTOMER,
+        reason="Broken.",
+        fraud_proven=True,
+    )
+    other.refresh_from_db()
+    assert other.fraud_proven is False
