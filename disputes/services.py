@@ -817,6 +817,22 @@ def _sweep(
             return done
 
 
+def _sweep_overdue(
+    state: State,
+    apply: Callable[[Dispute, _Change], None],
+    *,
+    now: datetime,
+    batch_size: int | None,
+) -> int:
+    """Apply `apply` to every case in `state` whose deadline has passed."""
+    return _sweep(
+        lambda: Dispute.objects.filter(state=state, due_at__lte=now),
+        apply,
+        now=now,
+        batch_size=batch_size,
+    )
+
+
 def dispute_escalate_overdue(*, now: datetime | None = None, batch_size: int | None = None) -> int:
     """Escalate every merchant window that has closed without an answer; charge the fee."""
     now = _now(now)
@@ -824,12 +840,7 @@ def dispute_escalate_overdue(*, now: datetime | None = None, batch_size: int | N
     def apply(dispute: Dispute, change: _Change) -> None:
         _escalate(dispute, change, now=now, actor=SYSTEM, cause="merchant_deadline")
 
-    return _sweep(
-        lambda: Dispute.objects.filter(state=State.AWAITING_MERCHANT, due_at__lte=now),
-        apply,
-        now=now,
-        batch_size=batch_size,
-    )
+    return _sweep_overdue(State.AWAITING_MERCHANT, apply, now=now, batch_size=batch_size)
 
 
 def dispute_close_overdue_customer_windows(
@@ -845,12 +856,7 @@ def dispute_close_overdue_customer_windows(
         )
         _settle_payment(dispute, change)
 
-    return _sweep(
-        lambda: Dispute.objects.filter(state=State.AWAITING_CUSTOMER, due_at__lte=now),
-        apply,
-        now=now,
-        batch_size=batch_size,
-    )
+    return _sweep_overdue(State.AWAITING_CUSTOMER, apply, now=now, batch_size=batch_size)
 
 
 def dispute_expire_information_requests(
@@ -883,12 +889,7 @@ def dispute_expire_information_requests(
         else:
             _fsm(dispute, "return_to_support")
 
-    return _sweep(
-        lambda: Dispute.objects.filter(state=State.INFO_REQUESTED, due_at__lte=now),
-        apply,
-        now=now,
-        batch_size=batch_size,
-    )
+    return _sweep_overdue(State.INFO_REQUESTED, apply, now=now, batch_size=batch_size)
 
 
 def dispute_expire_returns(*, now: datetime | None = None, batch_size: int | None = None) -> int:
@@ -903,12 +904,7 @@ def dispute_expire_returns(*, now: datetime | None = None, batch_size: int | Non
         change.events.append(events.decided(dispute, actor=SYSTEM, now=now))
         _settle_payment(dispute, change)
 
-    return _sweep(
-        lambda: Dispute.objects.filter(state=State.AWAITING_RETURN, due_at__lte=now),
-        apply,
-        now=now,
-        batch_size=batch_size,
-    )
+    return _sweep_overdue(State.AWAITING_RETURN, apply, now=now, batch_size=batch_size)
 
 
 def dispute_send_due_reminders(
@@ -950,40 +946,62 @@ def dispute_send_due_reminders(
 # --- Buyer protection ----------------------------------------------------------------------------
 
 
-def order_send_protection_checkins(
-    *, now: datetime | None = None, batch_size: int | None = None
+def _sweep_orders(
+    candidates: QuerySet[Order],
+    *,
+    mark: Callable[[Order], None],
+    marked_field: str,
+    notice_kind: str,
+    now: datetime,
+    batch_size: int | None,
 ) -> int:
-    """Day 23: ask each protected customer whether everything went well (once per order)."""
-    now = _now(now)
+    """Mark each candidate order and email its customer, one locked batch per transaction.
+
+    `mark` changes `marked_field` so the order leaves `candidates`: a rerun sends nothing.
+    """
     size = batch_size or settings.SWEEP_BATCH_SIZE
     done = 0
     while True:
         with transaction.atomic():
             batch = list(
-                Order.objects.filter(
-                    protection_status=ProtectionStatus.ACTIVE,
-                    protection_checkin_sent_at__isnull=True,
-                    placed_at__lte=now - timedelta(days=CHECKIN_AFTER_DAYS),
-                    protection_ends_at__gt=now,
-                )
-                .exclude(disputes__state__in=OPEN_STATES)
-                .select_for_update(skip_locked=True, of=("self",))
+                candidates.select_for_update(skip_locked=True, of=("self",))
                 .select_related("merchant")
-                .order_by("placed_at", "pk")[:size]
+                .order_by("pk")[:size]
             )
             if not batch:
                 return done
             for order in batch:
-                order.protection_checkin_sent_at = now
+                mark(order)
                 order.updated_at = now
-            Order.objects.bulk_update(batch, ["protection_checkin_sent_at", "updated_at"])
-            outbox_enqueue(
-                notices=[_order_notice(order, "customer_protection_checkin") for order in batch],
-                now=now,
-            )
+            Order.objects.bulk_update(batch, [marked_field, "updated_at"])
+            outbox_enqueue(notices=[_order_notice(order, notice_kind) for order in batch], now=now)
         done += len(batch)
         if len(batch) < size:
             return done
+
+
+def order_send_protection_checkins(
+    *, now: datetime | None = None, batch_size: int | None = None
+) -> int:
+    """Day 23: ask each protected customer whether everything went well (once per order)."""
+    now = _now(now)
+
+    def mark(order: Order) -> None:
+        order.protection_checkin_sent_at = now
+
+    return _sweep_orders(
+        Order.objects.filter(
+            protection_status=ProtectionStatus.ACTIVE,
+            protection_checkin_sent_at__isnull=True,
+            placed_at__lte=now - timedelta(days=CHECKIN_AFTER_DAYS),
+            protection_ends_at__gt=now,
+        ).exclude(disputes__state__in=OPEN_STATES),
+        mark=mark,
+        marked_field="protection_checkin_sent_at",
+        notice_kind="customer_protection_checkin",
+        now=now,
+        batch_size=batch_size,
+    )
 
 
 def order_send_protection_ending_notices(
@@ -991,35 +1009,24 @@ def order_send_protection_ending_notices(
 ) -> int:
     """A few days before protection ends, tell the customer (once per end date)."""
     now = _now(now)
-    size = batch_size or settings.SWEEP_BATCH_SIZE
-    done = 0
-    while True:
-        with transaction.atomic():
-            batch = list(
-                Order.objects.filter(
-                    protection_status=ProtectionStatus.ACTIVE,
-                    protection_ends_at__gt=now,
-                    protection_ends_at__lte=now + timedelta(days=PROTECTION_ENDING_NOTICE_DAYS),
-                )
-                .exclude(protection_ending_notice_for=F("protection_ends_at"))
-                .exclude(disputes__state__in=OPEN_STATES)
-                .select_for_update(skip_locked=True, of=("self",))
-                .select_related("merchant")
-                .order_by("protection_ends_at", "pk")[:size]
-            )
-            if not batch:
-                return done
-            for order in batch:
-                order.protection_ending_notice_for = order.protection_ends_at
-                order.updated_at = now
-            Order.objects.bulk_update(batch, ["protection_ending_notice_for", "updated_at"])
-            outbox_enqueue(
-                notices=[_order_notice(order, "customer_protection_ending") for order in batch],
-                now=now,
-            )
-        done += len(batch)
-        if len(batch) < size:
-            return done
+
+    def mark(order: Order) -> None:
+        order.protection_ending_notice_for = order.protection_ends_at
+
+    return _sweep_orders(
+        Order.objects.filter(
+            protection_status=ProtectionStatus.ACTIVE,
+            protection_ends_at__gt=now,
+            protection_ends_at__lte=now + timedelta(days=PROTECTION_ENDING_NOTICE_DAYS),
+        )
+        .exclude(protection_ending_notice_for=F("protection_ends_at"))
+        .exclude(disputes__state__in=OPEN_STATES),
+        mark=mark,
+        marked_field="protection_ending_notice_for",
+        notice_kind="customer_protection_ending",
+        now=now,
+        batch_size=batch_size,
+    )
 
 
 def order_expire_protection(*, now: datetime | None = None) -> int:
