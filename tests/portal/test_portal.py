@@ -504,3 +504,60 @@ def test_merchant_emails_link_straight_to_the_case_in_the_portal(merchant, mailo
     sent = next(m for m in mailoutbox if m.to == [merchant.memberships.get().user.email])
     assert case_url(dispute) in sent.body
     assert case_url(dispute) in sent.alternatives[0][0]
+
+
+@pytest.mark.parametrize(
+    ("switched_off", "kind", "happen"),
+    [
+        ("notify_new_case", "merchant_new_case", lambda d: None),
+        (
+            "notify_escalation",
+            "merchant_escalated",
+            lambda d: services.dispute_escalate_overdue(now=d.due_at),
+        ),
+        (
+            "notify_reminders",
+            "merchant_reminder",
+            lambda d: services.dispute_send_due_reminders(now=d.due_at - timedelta(days=7)),
+        ),
+        (
+            "notify_customer_reply",
+            "merchant_customer_replied",
+            lambda d: services.dispute_add_message(
+                dispute=d, actor=customer_actor(d), message="Hi"
+            ),
+        ),
+    ],
+)
+def test_merchant_users_get_only_the_emails_they_chose(merchant, switched_off, kind, happen):
+    from notifications.models import OutboxMessage
+
+    wants_all = MembershipFactory(merchant=merchant)
+    opted_out = MembershipFactory(merchant=merchant, **{switched_off: False})
+    dispute = open_dispute(merchant=merchant, now=NOW)
+    dispute.refresh_from_db()
+    happen(dispute)
+    recipients = set(OutboxMessage.objects.filter(kind=kind).values_list("recipient", flat=True))
+    assert wants_all.user.email in recipients
+    assert opted_out.user.email not in recipients
+
+
+def test_information_requested_by_support_cannot_be_switched_off(merchant):
+    from notifications.models import OutboxMessage
+
+    opted_out = MembershipFactory(
+        merchant=merchant,
+        notify_new_case=False,
+        notify_escalation=False,
+        notify_decision=False,
+        notify_reminders=False,
+        notify_customer_reply=False,
+    )
+    dispute = open_dispute(merchant=merchant, reason=Reason.UNAUTHORIZED)
+    services.dispute_request_information(
+        dispute=dispute, actor=staff_actor(), party=Party.MERCHANT, message="Proof?"
+    )
+    notice = OutboxMessage.objects.get(
+        kind="merchant_info_requested", recipient=opted_out.user.email
+    )
+    assert notice.dispute_id == dispute.pk
