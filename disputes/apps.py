@@ -6,3 +6,6 @@ class DisputesConfig(AppConfig):
     name = "disputes"
     verbose_name = _("Disputes")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        import disputes_portal.checks  # noqa: F401 - registers the project's deploy checks

@@ -5,10 +5,12 @@ to files). Production sets DATABASE_URL, CELERY_BROKER_URL, EMAIL_BACKEND and fr
 `.env.example` and the README's configuration table.
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -17,7 +19,13 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-only-key-set-SECRET_KEY-in-production")
+# The test suite runs with production-like settings (DEBUG off) but plain http and no secrets.
+TESTING = "pytest" in sys.modules
+# Secrets come only from the environment. Without one, local commands and tests use this
+# development key; the web server and the worker refuse to start on it unless DEBUG is on
+# (disputes_portal/checks.py), and `check --deploy` reports it as an error.
+DEVELOPMENT_SECRET_KEY = "development-only-key-never-used-in-production"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Absolute base for links in emails and webhooks.
@@ -37,7 +45,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "disputes_portal.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "disputes_portal.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -65,6 +75,29 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- HTTPS and security headers -------------------------------------------------------------------
+# Off in the embedded run (plain http on 127.0.0.1), on by default everywhere else.
+_https = env.bool("HTTPS", default=not DEBUG and not TESTING)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_https)
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365 if _https else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_https)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=_https)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (docker-compose, most PaaS).
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# No inline scripts anywhere; inline style attributes are allowed for the admin's own markup.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 
 # --- Database ---------------------------------------------------------------------------------
 DATABASES = {
@@ -205,6 +238,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "expire-protection": {"task": "disputes.expire_protection", "schedule": _slow_every},
     "deliver-outbox": {"task": "notifications.deliver_outbox", "schedule": _sweep_every},
+    # Last month's fee statements; the job is idempotent, so a missed or repeated run is safe.
+    "issue-monthly-statements": {
+        "task": "billing.issue_monthly_statements",
+        "schedule": crontab(minute=0, hour=2, day_of_month=1),
+    },
 }
 
 # --- Cache (rate limits) -------------------------------------------------------------------------
@@ -226,11 +264,22 @@ DISPUTE_FEE_STANDARD = {"EUR": "7.50", "SEK": "85.00", "NOK": "85.00", "DKK": "5
 CUSTOMER_LINK_MAX_AGE = timedelta(days=env.int("CUSTOMER_LINK_MAX_AGE_DAYS", default=90))
 
 # --- Logging -------------------------------------------------------------------------------------
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")  # "json" in production: one object a line
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "disputes_portal.logging.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "disputes_portal.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
