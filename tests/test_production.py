@@ -55,7 +55,7 @@ def test_check_deploy_fails_on_the_development_key():
 
 def test_the_web_server_refuses_to_start_without_a_secret_key():
     clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
-    result = subprocess.run(  # noqa: S603 - our own interpreter
+    result = subprocess.run(
         [sys.executable, "-c", "import disputes_portal.wsgi"],
         cwd=ROOT,
         env=clean | {"DEBUG": "false"},
