@@ -14,7 +14,7 @@ def _database_ok() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+    except Exception:
         return False
     return True
 
@@ -23,7 +23,7 @@ def _broker_ok() -> bool:
     try:
         with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+    except Exception:
         return False
     return True
 
