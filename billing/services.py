@@ -1,29 +1,509 @@
-from collections.abc import Sequence
-from datetime import datetime
+"""Every write of billing: fees fixed at escalation, monthly statements, their emails.
+
+A statement is computed for a batch of merchants at a time, in one transaction that holds the
+merchants' rows (FOR NO KEY UPDATE: inserts of cases and orders are not blocked), so two
+workers never compute the same merchant's month at once; the one that comes second finds the
+statements issued and leaves them alone. Each batch costs the same number of queries whatever
+its size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext
 
-from disputes.models import Dispute
+from disputes.models import Dispute, Merchant, MerchantMembership, Order
+from disputes.policies import round_money
+from notifications.services import EmailNotice, outbox_enqueue
 
-from .models import FeeKind, FeeLine
-from .policies import standard_fee
+from .models import (
+    FeeKind,
+    FeeLine,
+    FeeSchedule,
+    MerchantFeeTerms,
+    Statement,
+    StatementLine,
+    StatementStatus,
+)
+from .policies import (
+    DEFAULT_MINIMUM_ORDERS,
+    ELEVATED_RATE_THRESHOLD,
+    BilledCase,
+    EscalationCharge,
+    FeeTerms,
+    LineKind,
+    Period,
+    PlannedLine,
+    month_of,
+    plan_correction,
+    plan_month_lines,
+    previous_month,
+    standard_fee_at,
+    statement_total,
+    surcharge_applies,
+    terms_in_force,
+)
+
+STATEMENT_BATCH_SIZE = 200
+STATEMENT_EMAIL = "merchant_monthly_statement"
 
 
-def fee_charge_escalations(*, disputes: Sequence[Dispute], now: datetime) -> None:
-    """Fix the standard fee of each newly escalated case (once per case, enforced by the DB)."""
+def fee_schedule(currencies: Iterable[str] | None = None) -> list[FeeTerms]:
+    """The schedule rows (all versions) of the given currencies, or of all: one query."""
+    rows = FeeSchedule.objects.all()
+    if currencies is not None:
+        rows = rows.filter(currency__in={currency.upper() for currency in currencies})
+    return [row.as_terms() for row in rows]
+
+
+def fee_charge_escalations(*, disputes: Sequence[Dispute], now: datetime) -> dict[int, Decimal]:
+    """Fix the standard fee of each newly escalated case (once per case, enforced by the DB),
+    from the schedule in force at the escalation instant. Returns the fee per dispute id."""
     if not disputes:
-        return
-    lines = [
-        FeeLine(
-            merchant_id=dispute.merchant_id,
-            dispute=dispute,
-            kind=FeeKind.STANDARD,
-            amount=standard_fee(dispute.currency, settings.DISPUTE_FEE_STANDARD),
+        return {}
+    schedule = fee_schedule(dispute.currency for dispute in disputes)
+    fees: dict[int, Decimal] = {}
+    lines = []
+    for dispute in disputes:
+        amount = standard_fee_at(
+            schedule,
             currency=dispute.currency,
-            description=gettext("Dispute fee for case %(case)s") % {"case": dispute.public_id},
-            incurred_at=now,
+            at=dispute.escalated_at or now,
+            fallback=settings.DISPUTE_FEE_STANDARD,
         )
-        for dispute in disputes
-    ]
+        fees[dispute.pk] = amount
+        lines.append(
+            FeeLine(
+                merchant_id=dispute.merchant_id,
+                dispute=dispute,
+                kind=FeeKind.STANDARD,
+                amount=amount,
+                currency=dispute.currency,
+                description=gettext("Dispute fee for case %(case)s") % {"case": dispute.public_id},
+                incurred_at=now,
+            )
+        )
     FeeLine.objects.bulk_create(lines, ignore_conflicts=True)
+    return fees
+
+
+# --- Monthly statements --------------------------------------------------------------------------
+
+
+@dataclass
+class StatementRun:
+    period: Period
+    batches: int = 0
+    merchants: int = 0
+    issued: int = 0
+    drafted: int = 0
+    already_issued: int = 0
+
+
+def statements_issue_month(
+    *,
+    now: datetime | None = None,
+    period: Period | None = None,
+    issue: bool = True,
+    batch_size: int = STATEMENT_BATCH_SIZE,
+) -> StatementRun:
+    """Compute (and issue) every merchant's statements of a month that has ended, by default
+    the month before `now`. Safe to run at any time, late, twice or from two workers at once."""
+    now = now or timezone.now()
+    period = period or previous_month(now)
+    if period.end > now:
+        raise ValueError("A month is billed once it has ended.")
+    run = StatementRun(period=period)
+    after = 0
+    while True:
+        merchant_ids = list(
+            Merchant.objects.filter(pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not merchant_ids:
+            return run
+        statements_compute_batch(
+            merchant_ids=merchant_ids, period=period, now=now, issue=issue, run=run
+        )
+        after = merchant_ids[-1]
+
+
+def statement_recompute_draft(*, statement: Statement, now: datetime | None = None) -> Statement:
+    """The admin's "recompute draft": the merchant's month computed again from today's data.
+    An issued statement is returned unchanged."""
+    if not statement.is_issued:
+        statements_compute_batch(
+            merchant_ids=[statement.merchant_id],
+            period=statement.period,
+            now=now or timezone.now(),
+            issue=False,
+        )
+    return Statement.objects.get(pk=statement.pk)
+
+
+def statement_issue_draft(*, statement: Statement, now: datetime | None = None) -> Statement:
+    """Issue a reviewed draft (recomputed first, so it bills the latest data)."""
+    if not statement.is_issued:
+        statements_compute_batch(
+            merchant_ids=[statement.merchant_id],
+            period=statement.period,
+            now=now or timezone.now(),
+            issue=True,
+        )
+    return Statement.objects.get(pk=statement.pk)
+
+
+@dataclass
+class _MerchantMonth:
+    merchant: Merchant
+    disputes_opened: int
+    orders_placed: int
+
+
+def statements_compute_batch(
+    *,
+    merchant_ids: Sequence[int],
+    period: Period,
+    now: datetime,
+    issue: bool,
+    run: StatementRun | None = None,
+) -> list[Statement]:
+    """Compute the month's statements of these merchants, issued or as drafts. Statements
+    already issued are left as they are; drafts are computed again. Fixed number of queries."""
+    run = run or StatementRun(period=period)
+    with transaction.atomic():
+        merchants = list(
+            Merchant.objects.select_for_update(no_key=True)
+            .filter(pk__in=merchant_ids)
+            .order_by("pk")
+        )
+        ids = [merchant.pk for merchant in merchants]
+        existing = {
+            (statement.merchant_id, statement.currency): statement
+            for statement in Statement.objects.filter(
+                merchant_id__in=ids, period_start=period.first_day
+            )
+        }
+        months = _merchant_months(merchants, period)
+        schedule = fee_schedule()
+        contract_fees = {
+            (terms.merchant_id, terms.currency): terms.elevated_fee
+            for terms in MerchantFeeTerms.objects.filter(merchant_id__in=ids)
+        }
+        charges = _charges_of_month(ids, period)
+        corrections = _corrections_due(ids, period, schedule)
+
+        planned: dict[tuple[int, str], list[PlannedLine]] = defaultdict(list)
+        snapshots: dict[tuple[int, str], tuple[FeeTerms, Decimal | None]] = {}
+        currencies_of: dict[int, set[str]] = defaultdict(set)
+        for merchant_id, currency in [*charges, *corrections]:
+            currencies_of[merchant_id].add(currency)
+        for merchant_id, currency in existing:
+            currencies_of[merchant_id].add(currency)
+        for merchant_id, currencies in currencies_of.items():
+            month = months[merchant_id]
+            for currency in sorted(currencies):
+                key = (merchant_id, currency)
+                statement = existing.get(key)
+                if statement is not None and statement.is_issued:
+                    run.already_issued += 1
+                    continue
+                terms = _terms_for_month(schedule, currency, period)
+                surcharge = None
+                if surcharge_applies(
+                    disputes_opened=month.disputes_opened,
+                    orders_placed=month.orders_placed,
+                    terms=terms,
+                ):
+                    surcharge = contract_fees.get(key, terms.elevated_fee)
+                planned[key] = plan_month_lines(
+                    charges=charges.get(key, []),
+                    currency=currency,
+                    surcharge=surcharge,
+                    waive_when_merchant_wins=terms.waive_when_merchant_wins,
+                ) + corrections.get(key, [])
+                snapshots[key] = (terms, surcharge)
+
+        status = StatementStatus.ISSUED if issue else StatementStatus.DRAFT
+        to_create: list[Statement] = []
+        to_update: list[Statement] = []
+        for key, lines in planned.items():
+            merchant_id, currency = key
+            terms, surcharge = snapshots[key]
+            month = months[merchant_id]
+            statement = existing.get(key) or Statement(
+                merchant_id=merchant_id, currency=currency, period_start=period.first_day
+            )
+            statement.merchant = month.merchant
+            statement.status = status
+            statement.disputes_opened = month.disputes_opened
+            statement.orders_placed = month.orders_placed
+            statement.rate_threshold = terms.rate_threshold
+            statement.minimum_orders = terms.minimum_orders
+            statement.elevated_fee = None if surcharge is None else round_money(surcharge, currency)
+            statement.total = statement_total(lines, currency)
+            statement.computed_at = now
+            statement.issued_at = now if issue else None
+            (to_update if statement.pk else to_create).append(statement)
+
+        StatementLine.objects.filter(statement__in=[s.pk for s in to_update]).delete()
+        Statement.objects.bulk_create(to_create)
+        if to_update:
+            Statement.objects.bulk_update(
+                to_update,
+                [
+                    "status",
+                    "disputes_opened",
+                    "orders_placed",
+                    "rate_threshold",
+                    "minimum_orders",
+                    "elevated_fee",
+                    "total",
+                    "computed_at",
+                    "issued_at",
+                ],
+            )
+        statements = [*to_create, *to_update]
+        StatementLine.objects.bulk_create(
+            [
+                StatementLine(
+                    statement=statement,
+                    kind=line.kind,
+                    amount=line.amount,
+                    dispute_id=line.dispute_id,
+                    fee_line_id=line.fee_line_id,
+                    waived_amount=line.waived_amount,
+                    waiver=line.waiver,
+                    corrects_id=line.corrects_line_id,
+                    correction_seq=line.correction_seq,
+                )
+                for statement in statements
+                for line in planned[(statement.merchant_id, statement.currency)]
+            ]
+        )
+        if issue:
+            _queue_statement_emails(statements, now=now)
+        run.batches += 1
+        run.merchants += len(merchants)
+        run.issued += len(statements) if issue else 0
+        run.drafted += 0 if issue else len(statements)
+    return statements
+
+
+def _terms_for_month(schedule: Sequence[FeeTerms], currency: str, period: Period) -> FeeTerms:
+    """The month's surcharge and waiver terms: the schedule in force on its first day.
+    A currency without a schedule is charged no elevated fee (no amount is known for it)."""
+    terms = terms_in_force(schedule, currency=currency, at=period.start)
+    if terms is not None:
+        return terms
+    return FeeTerms(
+        currency=currency,
+        valid_from=period.first_day,
+        standard_fee=Decimal(0),
+        elevated_fee=Decimal(0),
+        rate_threshold=ELEVATED_RATE_THRESHOLD,
+        minimum_orders=DEFAULT_MINIMUM_ORDERS,
+    )
+
+
+def _merchant_months(merchants: Sequence[Merchant], period: Period) -> dict[int, _MerchantMonth]:
+    ids = [merchant.pk for merchant in merchants]
+    opened = dict(
+        Dispute.objects.filter(
+            merchant_id__in=ids, opened_at__gte=period.start, opened_at__lt=period.end
+        )
+        .values("merchant_id")
+        .annotate(total=Count("id"))
+        .values_list("merchant_id", "total")
+    )
+    orders = dict(
+        Order.objects.filter(
+            merchant_id__in=ids, placed_at__gte=period.start, placed_at__lt=period.end
+        )
+        .values("merchant_id")
+        .annotate(total=Count("id"))
+        .values_list("merchant_id", "total")
+    )
+    return {
+        merchant.pk: _MerchantMonth(
+            merchant, opened.get(merchant.pk, 0), orders.get(merchant.pk, 0)
+        )
+        for merchant in merchants
+    }
+
+
+def _charges_of_month(
+    merchant_ids: Sequence[int], period: Period
+) -> dict[tuple[int, str], list[EscalationCharge]]:
+    charges: dict[tuple[int, str], list[EscalationCharge]] = defaultdict(list)
+    rows = (
+        FeeLine.objects.filter(
+            merchant_id__in=merchant_ids, incurred_at__gte=period.start, incurred_at__lt=period.end
+        )
+        .order_by("incurred_at", "id")
+        .values_list(
+            "pk",
+            "merchant_id",
+            "currency",
+            "dispute_id",
+            "kind",
+            "amount",
+            "dispute__outcome",
+            "dispute__fraud_proven",
+        )
+    )
+    for pk, merchant_id, currency, dispute_id, kind, amount, outcome, fraud in rows:
+        charges[(merchant_id, currency)].append(
+            EscalationCharge(
+                fee_line_id=pk,
+                dispute_id=dispute_id,
+                amount=amount,
+                is_standard=kind == FeeKind.STANDARD,
+                outcome=outcome or "",
+                fraud_proven=bool(fraud),
+            )
+        )
+    return charges
+
+
+_ORIGINAL_KINDS = (LineKind.STANDARD, LineKind.SURCHARGE, LineKind.WAIVED)
+
+
+def _corrections_due(
+    merchant_ids: Sequence[int], period: Period, schedule: Sequence[FeeTerms]
+) -> dict[tuple[int, str], list[PlannedLine]]:
+    """Credits and debits for cases billed on earlier, issued statements whose waiver changed
+    since. Only cases changed after their statement was issued are read: one query."""
+    earlier_issued = Q(
+        statement__merchant_id__in=merchant_ids,
+        statement__status=StatementStatus.ISSUED,
+        statement__period_start__lt=period.first_day,
+    )
+    changed_since_billed = StatementLine.objects.filter(
+        earlier_issued,
+        kind__in=[LineKind.STANDARD, LineKind.WAIVED],
+        dispute__updated_at__gt=F("statement__issued_at"),
+    ).values("dispute_id")
+    rows = (
+        StatementLine.objects.filter(earlier_issued, dispute_id__in=changed_since_billed)
+        .order_by("id")
+        .values_list(
+            "pk",
+            "kind",
+            "amount",
+            "waived_amount",
+            "dispute_id",
+            "statement__merchant_id",
+            "statement__currency",
+            "statement__period_start",
+            "dispute__outcome",
+            "dispute__fraud_proven",
+        )
+    )
+    cases: dict[int, _Billed] = {}
+    for pk, kind, amount, waived, dispute_id, merchant_id, currency, month, outcome, fraud in rows:
+        case = cases.setdefault(
+            dispute_id, _Billed(merchant_id, currency, outcome or "", bool(fraud), month)
+        )
+        case.net += amount
+        if kind in _ORIGINAL_KINDS:
+            case.due += amount + waived
+        if kind in (LineKind.STANDARD, LineKind.WAIVED):
+            case.original_line_id = pk
+            case.month = month
+        elif kind in (LineKind.CREDIT, LineKind.DEBIT):
+            case.corrections += 1
+    planned: dict[tuple[int, str], list[PlannedLine]] = defaultdict(list)
+    for dispute_id, case in cases.items():
+        if case.original_line_id is None:
+            continue
+        # Waived or not is judged by the terms of the month the case was billed in.
+        terms = _terms_for_month(schedule, case.currency, month_of(case.month))
+        line = plan_correction(
+            BilledCase(
+                dispute_id=dispute_id,
+                original_line_id=case.original_line_id,
+                original_due=case.due,
+                net_charged=case.net,
+                corrections_so_far=case.corrections,
+                outcome=case.outcome,
+                fraud_proven=case.fraud_proven,
+                waive_when_merchant_wins=terms.waive_when_merchant_wins,
+            ),
+            currency=case.currency,
+        )
+        if line is not None:
+            planned[(case.merchant_id, case.currency)].append(line)
+    return planned
+
+
+@dataclass
+class _Billed:
+    merchant_id: int
+    currency: str
+    outcome: str
+    fraud_proven: bool
+    month: date
+    original_line_id: int | None = None
+    due: Decimal = Decimal(0)
+    net: Decimal = Decimal(0)
+    corrections: int = 0
+
+
+def _recipient_key(recipient: str) -> str:
+    return hashlib.sha256(recipient.lower().encode()).hexdigest()[:24]
+
+
+def _queue_statement_emails(statements: Sequence[Statement], *, now: datetime) -> None:
+    """One email per issued statement and merchant user who wants it: one query, one insert."""
+    if not statements:
+        return
+    recipients: dict[int, list[str]] = defaultdict(list)
+    for merchant_id, email in (
+        MerchantMembership.objects.filter(
+            merchant_id__in={statement.merchant_id for statement in statements},
+            notify_monthly_statement=True,
+            user__is_active=True,
+        )
+        .exclude(user__email="")
+        .order_by("pk")
+        .values_list("merchant_id", "user__email")
+    ):
+        recipients[merchant_id].append(email)
+    notices: list[EmailNotice] = []
+    for statement in statements:
+        merchant = statement.merchant
+        period = statement.period
+        context = {
+            "merchant_name": merchant.name,
+            "currency": statement.currency,
+            "total_amount": str(statement.total),
+            "period_start": period.first_day.isoformat(),
+            "period_end": period.last_day.isoformat(),
+            "statement_url": settings.SITE_URL
+            + reverse("portal:fees-statement", args=[statement.pk]),
+        }
+        notices.extend(
+            EmailNotice(
+                kind=STATEMENT_EMAIL,
+                recipient=recipient,
+                dedupe_key=f"{STATEMENT_EMAIL}:{statement.pk}:{_recipient_key(recipient)}",
+                language=merchant.language,
+                time_zone=merchant.time_zone,
+                context=context,
+            )
+            for recipient in recipients.get(statement.merchant_id, [])
+        )
+    outbox_enqueue(notices=notices, now=now)

@@ -184,6 +184,8 @@ class Order(models.Model):
             ),
         ]
         indexes = [
+            # Orders placed per merchant and period: the dispute rate's denominator.
+            models.Index(fields=["merchant", "placed_at"], name="order_merchant_placed"),
             # Portal search by the customer's email (iexact compares upper-cased values).
             models.Index(Upper("customer_email"), "merchant", name="order_customer_email"),
             # The day-23 check-in and the expiry sweeps read only active protections.

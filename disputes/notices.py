@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from notifications.services import EmailNotice, outbox_enqueue
 
+from .api_webhooks import queue_dispute_webhooks
 from .choices import EventType, Party, Visibility
 from .links import customer_case_url
 from .models import Dispute, DisputeEvent, MerchantMembership
@@ -171,3 +172,4 @@ def queue_notices(*, events: Sequence[DisputeEvent], now: datetime) -> None:
                 for recipient in recipients
             )
     outbox_enqueue(notices=notices, now=now)
+    queue_dispute_webhooks(events=events, now=now)

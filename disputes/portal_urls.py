@@ -40,4 +40,6 @@ urlpatterns = [
         name="case-document",
     ),
     path("", include("disputes.portal_account_urls")),
+    path("api/", include("disputes.portal_api_urls")),
+    path("fees/", include("billing.portal_urls")),
 ]

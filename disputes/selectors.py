@@ -282,8 +282,12 @@ def dashboard_due_soon(merchant: Merchant, now: datetime, hours: int = 48) -> li
     )
 
 
+# Fees are billed per calendar month in UTC (billing): the dashboard counts the same month.
+BILLING_TZ = ZoneInfo("UTC")
+
+
 def dashboard_month_rate(merchant: Merchant, now: datetime) -> MonthRate:
-    start = month_start(now, ZoneInfo(merchant.time_zone))
+    start = month_start(now, BILLING_TZ)
     opened = Dispute.objects.filter(merchant=merchant, opened_at__gte=start).count()
     orders = Order.objects.filter(merchant=merchant, placed_at__gte=start).count()
     rate = dispute_rate(disputes_opened=opened, orders_placed=orders)
@@ -291,7 +295,7 @@ def dashboard_month_rate(merchant: Merchant, now: datetime) -> MonthRate:
 
 
 def dashboard_fees_this_month(merchant: Merchant, now: datetime) -> list[tuple[str, Decimal]]:
-    start = month_start(now, ZoneInfo(merchant.time_zone))
+    start = month_start(now, BILLING_TZ)
     rows = (
         FeeLine.objects.filter(merchant=merchant, incurred_at__gte=start)
         .values("currency")

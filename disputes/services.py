@@ -25,7 +25,6 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django_fsm import TransitionNotAllowed as FSMTransitionNotAllowed
 
-from billing.policies import standard_fee
 from billing.services import fee_charge_escalations
 from notifications.services import EmailNotice, outbox_enqueue
 
@@ -133,8 +132,18 @@ def _persist(change: _Change, *, now: datetime) -> list[DisputeEvent]:
         for order in change.orders:
             order.updated_at = now
         Order.objects.bulk_update(change.orders, ["payment_state", "updated_at"])
+    return _record_with_fees(change, now=now)
+
+
+def _record_with_fees(change: _Change, *, now: datetime) -> list[DisputeEvent]:
+    """Charge the escalation fees, state each one on its escalation event, record the
+    events and queue their notices."""
+    fees = fee_charge_escalations(disputes=change.charged, now=now)
+    for event in change.events:
+        fee = fees.get(event.dispute.pk) if event.event_type == EventType.ESCALATED else None
+        if fee is not None:
+            event.data["fee"] = str(fee)
     recorded = events.record(change.events)
-    fee_charge_escalations(disputes=change.charged, now=now)
     queue_notices(events=recorded, now=now)
     return recorded
 
@@ -143,11 +152,9 @@ def _escalate(
     dispute: Dispute, change: _Change, *, now: datetime, actor: Actor, cause: str
 ) -> None:
     _fsm(dispute, "escalate", now=now)
-    event = events.escalated(dispute, actor=actor, now=now, cause=cause)
     if policy_for(dispute.program).rule_for(dispute.reason).charges_fee:
-        change.charged.append(dispute)
-        event.data["fee"] = str(standard_fee(dispute.currency, settings.DISPUTE_FEE_STANDARD))
-    change.events.append(event)
+        change.charged.append(dispute)  # the fee itself is fixed from the schedule on save
+    change.events.append(events.escalated(dispute, actor=actor, now=now, cause=cause))
 
 
 def _settle_payment(dispute: Dispute, change: _Change) -> None:
@@ -287,10 +294,8 @@ def dispute_open(
         if new_payment_state != order.payment_state:
             order.payment_state = new_payment_state
             order.save(update_fields=["payment_state", "updated_at"])
-        recorded = events.record(change.events)
+        recorded = _record_with_fees(change, now=now)
         _attach(dispute, recorded[0], documents, uploaded_by=actor.kind, stored=stored)
-        fee_charge_escalations(disputes=change.charged, now=now)
-        queue_notices(events=recorded, now=now)
     return dispute
 
 

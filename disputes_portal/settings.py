@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "disputes",
     "notifications",
     "billing",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -238,6 +239,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "expire-protection": {"task": "disputes.expire_protection", "schedule": _slow_every},
     "deliver-outbox": {"task": "notifications.deliver_outbox", "schedule": _sweep_every},
+    # Expired idempotency records and uploads never attached to a case.
+    "api-cleanup": {"task": "api.cleanup", "schedule": _slow_every},
     # Last month's fee statements; the job is idempotent, so a missed or repeated run is safe.
     "issue-monthly-statements": {
         "task": "billing.issue_monthly_statements",

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from .emails import render_email
 from .models import Channel, DeliveryStatus, OutboxMessage
-from .policies import gives_up, retry_delay
+from .policies import gives_up, retry_delay, webhook_next_attempt_at
 
 logger = logging.getLogger(__name__)
 
@@ -119,12 +119,13 @@ def outbox_deliver_one(*, message_id: int, now: datetime | None = None) -> str:
             logger.warning("Outbox message %s not sent: %s", message.pk, error)
             message.attempts += 1
             message.last_error = f"{type(error).__name__}: {error}"[:2000]
-            if gives_up(message.attempts):
+            next_attempt_at = _next_attempt_at(message, error, now=now)
+            if next_attempt_at is None:
                 message.status = DeliveryStatus.FAILED
                 outcome = "failed"
                 logger.error("Outbox message %s failed for good: %s", message.pk, error)
             else:
-                message.next_attempt_at = now + retry_delay(message.attempts)
+                message.next_attempt_at = next_attempt_at
                 outcome = "retry"
             message.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
             return outcome
@@ -147,7 +148,23 @@ def outbox_retry(*, message_ids: Sequence[int], now: datetime | None = None) -> 
     return count
 
 
+def _next_attempt_at(message: OutboxMessage, error: Exception, *, now: datetime) -> datetime | None:
+    """When to try a failed message again; None when the channel's policy gives up."""
+    if message.channel == Channel.WEBHOOK:
+        if getattr(error, "permanent", False):
+            return None
+        return webhook_next_attempt_at(
+            first_queued_at=message.created_at, attempts=message.attempts, now=now
+        )
+    return None if gives_up(message.attempts) else now + retry_delay(message.attempts)
+
+
 def _send(message: OutboxMessage) -> None:
+    if message.channel == Channel.WEBHOOK:
+        from .webhooks import webhook_deliver
+
+        webhook_deliver(message, now=timezone.now())
+        return
     if message.channel != Channel.EMAIL:
         raise ValueError(f"No sender for channel {message.channel}")
     rendered = render_email(

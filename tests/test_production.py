@@ -20,8 +20,16 @@ from disputes_portal.logging import JsonFormatter, RequestIdFilter, request_id_v
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Test-only switches (the browser tests allow async-unsafe calls) never reach "production".
+NOT_INHERITED = ("DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+
+
+def clean_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+
+
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    clean = clean_environment()
     return subprocess.run(  # noqa: S603 - our own interpreter and manage.py
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -54,7 +62,7 @@ def test_check_deploy_fails_on_the_development_key():
 
 
 def test_the_web_server_refuses_to_start_without_a_secret_key():
-    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    clean = clean_environment()
     result = subprocess.run(
         [sys.executable, "-c", "import disputes_portal.wsgi"],
         cwd=ROOT,

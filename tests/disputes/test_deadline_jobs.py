@@ -507,3 +507,19 @@ def test_the_check_in_links_lead_straight_to_the_chosen_answer(client):
     path, query = extend_url.split("?")
     tampered = path[:-6] + ("AAAAA/" if path[-6:-1] != "AAAAA" else "BBBBB/")
     assert client.get(f"{tampered}?{query}").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_second_beat_running_the_same_job_at_once_skips_its_tick():
+    from disputes_portal.locks import SKIPPED, single_flight
+
+    dispute = open_dispute(merchant=merchant_with_user(), now=NOW)
+    with time_machine.travel(DUE, tick=False):
+        with single_flight("disputes.escalate_overdue_merchant_windows", ttl=60) as first:
+            assert first
+            assert tasks.escalate_overdue_merchant_windows() == SKIPPED  # the other beat's tick
+            dispute.refresh_from_db()
+            assert dispute.state == State.AWAITING_MERCHANT
+        assert tasks.escalate_overdue_merchant_windows() == 1
+        assert tasks.escalate_overdue_merchant_windows() == 0
+    assert FeeLine.objects.filter(dispute=dispute).count() == 1

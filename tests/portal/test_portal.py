@@ -419,6 +419,21 @@ FOREIGN_OBJECT_URLS = {
     "case-document": lambda o: [o["dispute"].public_id, o["attachment"].pk],
     "team-remove": lambda o: [o["membership"].pk],
     "switch-merchant": lambda o: [o["dispute"].merchant.slug],
+    "api-key-revoke": lambda o: __import__("tests.api.foreign", fromlist=["x"]).api_key_args(o),
+    "api-webhook": lambda o: __import__("tests.api.foreign", fromlist=["x"]).webhook_args(o),
+    "api-webhook-rotate": lambda o: __import__("tests.api.foreign", fromlist=["x"]).webhook_args(o),
+    "api-webhook-resend": lambda o: __import__("tests.api.foreign", fromlist=["x"]).delivery_args(
+        o
+    ),
+    # The statement of the merchant that owns the dispute: another merchant's for the user.
+    **{
+        name: lambda o: [
+            __import__("tests.billing.factories", fromlist=["issued_statement"])
+            .issued_statement(o["dispute"].merchant)
+            .pk
+        ]
+        for name in ("fees-statement", "fees-statement-csv", "fees-statement-pdf")
+    },
 }
 # Pages that show only the user's own merchant and take no object from the URL.
 NO_OBJECT_IN_URL = {
@@ -433,6 +448,10 @@ NO_OBJECT_IN_URL = {
     "password-reset-complete",
     "preferences",
     "team",
+    "api-index",
+    "api-key-create",
+    "api-webhook-create",
+    "fees-statements",
 }
 
 

@@ -1,0 +1,62 @@
+"""Timeline events that become webhooks; the payload is the case as the API shows it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from notifications.webhooks import WebhookEvent, queue_webhooks
+
+from .api_schemas import dispute_payload, event_out
+from .choices import ActorKind, EventType, Party, Visibility
+from .models import DisputeEvent
+
+_WEBHOOK_EVENTS: dict[EventType | str, str] = {
+    EventType.OPENED: "dispute.opened",
+    EventType.CUSTOMER_REPLIED: "dispute.customer_replied",
+    EventType.ESCALATED: "dispute.escalated",
+    EventType.DECIDED: "dispute.decided",
+    EventType.RESOLVED: "dispute.resolved",
+    EventType.WITHDRAWN: "dispute.resolved",  # closed by the customer: `state` tells which
+}
+
+
+def webhook_event_type(event: DisputeEvent) -> str | None:
+    """The webhook a timeline event sends the merchant, if any."""
+    if event.visibility not in (Visibility.BOTH, Visibility.MERCHANT):
+        return None
+    if event.event_type == EventType.MESSAGE:
+        is_customer = event.actor_kind == ActorKind.CUSTOMER
+        return "dispute.customer_replied" if is_customer else None
+    party_events: dict[EventType | str, str] = {
+        EventType.REMINDER_SENT: "dispute.reminder",
+        EventType.INFO_REQUESTED: "dispute.information_requested",
+    }
+    if event.event_type in party_events:
+        return party_events[event.event_type] if event.data.get("party") == Party.MERCHANT else None
+    return _WEBHOOK_EVENTS.get(event.event_type)
+
+
+def queue_dispute_webhooks(*, events: Sequence[DisputeEvent], now: datetime) -> None:
+    """Called with every batch of recorded timeline events (one endpoint query per batch)."""
+    webhooks = []
+    for event in events:
+        event_type = webhook_event_type(event)
+        if event_type is None:
+            continue
+        dispute = event.dispute
+        webhooks.append(
+            WebhookEvent(
+                merchant_id=dispute.merchant_id,
+                event_type=event_type,
+                payload={
+                    "dispute": dispute_payload(dispute),
+                    "event": event_out(event, with_attachments=False).model_dump(
+                        mode="json", exclude={"attachments"}
+                    ),
+                },
+                dedupe_key=f"{event_type}:event:{event.pk}",
+                dispute_id=dispute.pk,
+            )
+        )
+    queue_webhooks(events=webhooks, now=now)

@@ -1,0 +1,257 @@
+"""Webhooks delivered to a real HTTP server on 127.0.0.1, verified with our own reading of the
+Standard Webhooks format (not the code under test)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import time_machine
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from api.models import WebhookAttempt, WebhookEndpoint
+from disputes import services
+from disputes.choices import MemberRole
+from notifications.models import DeliveryStatus, OutboxMessage
+from notifications.policies import webhook_next_attempt_at, webhook_retry_delay
+from notifications.services import outbox_deliver_due
+from notifications.webhooks import (
+    queue_webhook,
+    webhook_endpoint_create,
+    webhook_endpoint_rotate_secret,
+)
+from tests.factories import MembershipFactory, customer_actor, open_dispute
+
+
+def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Independent check: any "v1,<sig>" in the header matching HMAC-SHA256 of id.ts.body."""
+    key = base64.b64decode(secret.split("_", 1)[1]) if secret.startswith("whsec_") else secret
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    given = [part.split(",", 1) for part in headers["webhook-signature"].split(" ")]
+    return any(v == "v1" and hmac.compare_digest(sig, expected) for v, sig in given)
+
+
+class Receiver:
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses  # answered in turn; the last one from then on
+        self.received: list[tuple[dict[str, str], bytes]] = []
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    state = Receiver([200])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            status = state.statuses.pop(0) if len(state.statuses) > 1 else state.statuses[0]
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state, f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    server.shutdown()
+    server.server_close()
+
+
+EVENTS = ["dispute.opened", "dispute.customer_replied", "fee.statement_issued"]
+
+
+def endpoint_for(merchant, url: str) -> WebhookEndpoint:  # type: ignore[no-untyped-def]
+    return webhook_endpoint_create(
+        merchant_id=merchant.pk, url=url, events=EVENTS, description="", now=timezone.now()
+    )
+
+
+def test_a_new_case_is_delivered_signed(merchant, receiver):
+    state, url = receiver
+    endpoint = endpoint_for(merchant, url)
+    dispute = open_dispute(merchant=merchant)
+    outbox_deliver_due()
+    ((headers, body),) = state.received
+    assert verify_standard_webhook(endpoint.secret, headers, body)
+    assert headers["webhook-id"].startswith("msg_")
+    payload = json.loads(body)
+    assert payload["type"] == "dispute.opened"
+    assert payload["data"]["dispute"]["id"] == dispute.public_id
+    assert payload["data"]["dispute"]["disputed_amount"] == {"value": "100.00", "currency": "EUR"}
+    assert WebhookAttempt.objects.get().status_code == 200
+
+
+def test_only_subscribed_events_of_the_merchant_are_sent(merchant, receiver):
+    state, url = receiver
+    endpoint_for(merchant, url)
+    open_dispute()  # another merchant's case
+    dispute = open_dispute(merchant=merchant)
+    services.dispute_add_message(dispute=dispute, actor=customer_actor(dispute), message="Hi")
+    services.dispute_escalate_overdue(now=dispute.due_at)  # not subscribed
+    outbox_deliver_due(now=dispute.due_at)
+    types = [json.loads(body)["type"] for _h, body in state.received]
+    assert sorted(types) == ["dispute.customer_replied", "dispute.opened"]
+
+
+def test_billing_can_queue_a_statement_event(merchant, receiver):
+    state, url = receiver
+    endpoint_for(merchant, url)
+    now = timezone.now()
+    queue_webhook(merchant.pk, "fee.statement_issued", {"statement": {"id": 1}}, "s:1", now)
+    queue_webhook(merchant.pk, "fee.statement_issued", {"statement": {"id": 1}}, "s:1", now)
+    outbox_deliver_due()
+    assert len(state.received) == 1
+
+
+def test_during_a_rotation_both_secrets_sign(merchant, receiver):
+    state, url = receiver
+    endpoint = endpoint_for(merchant, url)
+    old = endpoint.secret
+    webhook_endpoint_rotate_secret(endpoint=endpoint, now=timezone.now())
+    queue_webhook(merchant.pk, "fee.statement_issued", {}, "s:1", timezone.now())
+    outbox_deliver_due()
+    ((headers, body),) = state.received
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert verify_standard_webhook(old, headers, body)
+    assert verify_standard_webhook(endpoint.secret, headers, body)
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        queue_webhook(merchant.pk, "fee.statement_issued", {}, "s:2", timezone.now())
+        outbox_deliver_due()
+    headers, body = state.received[1]
+    assert not verify_standard_webhook(old, headers, body)
+    assert verify_standard_webhook(endpoint.secret, headers, body)
+
+
+def test_failures_are_retried_with_backoff_and_logged(merchant, receiver):
+    state, url = receiver
+    state.statuses = [500, 500, 200]
+    endpoint_for(merchant, url)
+    start = timezone.now()
+    queue_webhook(merchant.pk, "fee.statement_issued", {}, "s:1", start)
+    outbox_deliver_due(now=start)
+    message = OutboxMessage.objects.get(channel="webhook")
+    assert message.next_attempt_at == start + webhook_retry_delay(1)
+    outbox_deliver_due(now=message.next_attempt_at - timedelta(seconds=1))  # not due yet
+    assert len(state.received) == 1
+    outbox_deliver_due(now=message.next_attempt_at)
+    message.refresh_from_db()
+    outbox_deliver_due(now=message.next_attempt_at)
+    message.refresh_from_db()
+    assert message.status == DeliveryStatus.SENT
+    assert [a.status_code for a in WebhookAttempt.objects.order_by("at", "id")] == [500, 500, 200]
+    ids = {headers["webhook-id"] for headers, _b in state.received}
+    assert len(ids) == 1  # the same message id on every retry
+    assert WebhookEndpoint.objects.get().failing_since is None
+
+
+def test_retries_back_off_exponentially_and_stop_after_three_days():
+    start = timezone.now()
+    delays = [webhook_retry_delay(n) for n in range(1, 6)]
+    assert delays == sorted(delays)
+    assert delays[1] == 2 * delays[0]
+    late = start + timedelta(days=2, hours=23)
+    assert webhook_next_attempt_at(first_queued_at=start, attempts=20, now=late) == start + (
+        timedelta(days=3)
+    )
+    after = start + timedelta(days=3)
+    assert webhook_next_attempt_at(first_queued_at=start, attempts=21, now=after) is None
+
+
+def test_an_endpoint_failing_for_three_days_is_disabled_and_owners_told(merchant, receiver):
+    state, url = receiver
+    state.statuses = [500]
+    owner = MembershipFactory(merchant=merchant, role=MemberRole.OWNER)
+    MembershipFactory(merchant=merchant, role=MemberRole.AGENT)
+    endpoint_for(merchant, url)
+    start = timezone.now()
+    queue_webhook(merchant.pk, "fee.statement_issued", {}, "s:1", start)
+    moment = start
+    with time_machine.travel(start, tick=False) as clock:
+        for _ in range(60):
+            outbox_deliver_due(now=moment)
+            message = OutboxMessage.objects.get(channel="webhook")
+            if message.status != DeliveryStatus.PENDING:
+                break
+            moment = message.next_attempt_at
+            clock.move_to(moment)
+        endpoint = WebhookEndpoint.objects.get()
+        assert message.status == DeliveryStatus.FAILED
+        assert not endpoint.enabled
+        assert timezone.now() - start == timedelta(days=3)
+        outbox_deliver_due(now=timezone.now())
+    assert len(state.received) == WebhookAttempt.objects.count() > 5
+    notice = OutboxMessage.objects.get(kind="merchant_webhook_disabled")
+    assert notice.recipient == owner.user.email
+    assert any(url in m.body for m in mail.outbox)
+    # Nothing more is queued for a disabled endpoint.
+    assert queue_webhook(merchant.pk, "fee.statement_issued", {}, "s:2", timezone.now()) == 0
+
+
+# --- Portal --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def owner_portal(client, merchant):  # type: ignore[no-untyped-def]
+    membership = MembershipFactory(merchant=merchant, role=MemberRole.OWNER)
+    client.force_login(membership.user)
+    return client
+
+
+def test_owners_create_and_revoke_keys_in_the_portal(owner_portal, merchant):
+    page = owner_portal.post(reverse("portal:api-key-create"), {"name": "backend"})
+    key = page.context["new_key"]
+    assert key.startswith("dpk_live_")
+    assert key in page.content.decode()
+    api_key = merchant.api_keys.get()
+    assert key not in owner_portal.get(reverse("portal:api-index")).content.decode()
+    owner_portal.post(reverse("portal:api-key-revoke", args=[api_key.pk]))
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None
+
+
+def test_agents_cannot_manage_the_api(client, merchant):
+    agent = MembershipFactory(merchant=merchant, role=MemberRole.AGENT)
+    client.force_login(agent.user)
+    assert client.get(reverse("portal:api-index")).status_code == 403
+
+
+def test_owners_add_an_endpoint_see_deliveries_and_resend(owner_portal, merchant, receiver):
+    state, url = receiver
+    response = owner_portal.post(
+        reverse("portal:api-webhook-create"),
+        {"url": url, "events": ["fee.statement_issued"], "enabled": "on"},
+    )
+    endpoint = WebhookEndpoint.objects.get(merchant=merchant)
+    assert response.url == reverse("portal:api-webhook", args=[endpoint.pk])
+    queue_webhook(merchant.pk, "fee.statement_issued", {}, "s:1", timezone.now())
+    outbox_deliver_due()
+    page = owner_portal.get(response.url).content.decode()
+    assert "HTTP 200" in page
+    message = OutboxMessage.objects.get(channel="webhook")
+    owner_portal.post(reverse("portal:api-webhook-resend", args=[endpoint.pk, message.pk]))
+    outbox_deliver_due()
+    assert len(state.received) == 2
+    assert state.received[0][0]["webhook-id"] == state.received[1][0]["webhook-id"]
+
+
+def test_private_addresses_are_refused_outside_tests(owner_portal, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    response = owner_portal.post(
+        reverse("portal:api-webhook-create"),
+        {"url": "http://127.0.0.1:8000/x", "events": ["dispute.opened"]},
+    )
+    assert response.status_code == 200
+    assert not WebhookEndpoint.objects.exists()
