@@ -26,6 +26,7 @@ from django.utils.translation import gettext
 from disputes.models import Dispute, Merchant, MerchantMembership, Order
 from disputes.policies import round_money
 from notifications.services import EmailNotice, outbox_enqueue
+from notifications.webhooks import WebhookEvent, queue_webhooks
 
 from .models import (
     FeeKind,
@@ -295,6 +296,7 @@ def statements_compute_batch(
         )
         if issue:
             _queue_statement_emails(statements, now=now)
+            _queue_statement_webhooks(statements, now=now)
         run.batches += 1
         run.merchants += len(merchants)
         run.issued += len(statements) if issue else 0
@@ -464,6 +466,27 @@ class _Billed:
 
 def _recipient_key(recipient: str) -> str:
     return hashlib.sha256(recipient.lower().encode()).hexdigest()[:24]
+
+
+def _queue_statement_webhooks(statements: Sequence[Statement], *, now: datetime) -> None:
+    """fee.statement_issued for each merchant endpoint that subscribed: one query per batch."""
+    queue_webhooks(
+        events=[
+            WebhookEvent(
+                statement.merchant_id,
+                "fee.statement_issued",
+                {
+                    "id": statement.pk,
+                    "currency": statement.currency,
+                    "period_start": statement.period_start.isoformat(),
+                    "total": str(statement.total),
+                },
+                f"fee.statement_issued:{statement.pk}",
+            )
+            for statement in statements
+        ],
+        now=now,
+    )
 
 
 def _queue_statement_emails(statements: Sequence[Statement], *, now: datetime) -> None:

@@ -255,3 +255,27 @@ def test_private_addresses_are_refused_outside_tests(owner_portal, settings):
     )
     assert response.status_code == 200
     assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.django_db
+def test_issuing_a_statement_queues_fee_statement_issued():
+    from datetime import UTC, datetime
+
+    from billing.services import statements_issue_month
+    from notifications.models import OutboxMessage
+    from tests.factories import MerchantFactory
+
+    merchant = MerchantFactory()
+    webhook_endpoint_create(
+        merchant_id=merchant.pk,
+        url="http://127.0.0.1:9/hook",
+        events=["fee.statement_issued"],
+        description="",
+        now=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    open_dispute(merchant=merchant, reason="unauthorized", now=datetime(2026, 3, 5, tzinfo=UTC))
+    statements_issue_month(now=datetime(2026, 4, 1, 2, 0, tzinfo=UTC))
+    statements_issue_month(now=datetime(2026, 4, 2, 2, 0, tzinfo=UTC))  # a rerun queues nothing
+    sent = OutboxMessage.objects.filter(channel="webhook", kind="fee.statement_issued")
+    assert sent.count() == 1
+    assert sent.get().context["payload"]["data"]["total"] == "7.50"
