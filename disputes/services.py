@@ -11,6 +11,7 @@ waits for a user and a user's action and a sweep never both take effect.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ from .policies import (
     skips_customer_step,
 )
 from .uploads import CheckedFile
+
+logger = logging.getLogger(__name__)
 
 # --- Shared machinery ----------------------------------------------------------------------------
 
@@ -818,6 +821,10 @@ def _sweep(
                 apply(dispute, change)
             _persist(change, now=now)
         done += len(batch)
+        # After the commit: operators (and the fault tests) see progress batch by batch.
+        logger.info(
+            "sweep %s: committed a batch of %d (%d so far)", apply.__qualname__, len(batch), done
+        )
         if len(batch) < size:
             return done
 
