@@ -50,7 +50,7 @@ from .errors import (
     TransitionNotAllowed,
 )
 from .links import customer_case_url, protection_answer_url
-from .models import TRANSITION_FIELDS, Attachment, Dispute, DisputeEvent, Order
+from .models import TRANSITION_FIELDS, Attachment, Dispute, DisputeEvent, Merchant, Order
 from .notices import queue_notices
 from .policies import (
     CHECKIN_AFTER_DAYS,
@@ -173,6 +173,11 @@ def _settle_payment(dispute: Dispute, change: _Change) -> None:
         change.orders.append(order)
 
 
+def _deadline(merchant: Merchant, window: Window, *, start: datetime) -> datetime:
+    """A window starting now, closing at the end of its last day in the merchant's time zone."""
+    return deadline_after(start, window, time_zone=merchant.time_zone, country=merchant.country)
+
+
 def _clean_message(message: str, *, required: bool) -> str:
     cleaned = (message or "").strip()
     if required and not cleaned:
@@ -279,9 +284,7 @@ def dispute_open(
         if rule.straight_to_support:
             _escalate(dispute, change, now=now, actor=SYSTEM, cause="straight_to_support")
         else:
-            due_at = deadline_after(
-                now, policy.merchant_window, time_zone=merchant.time_zone, country=merchant.country
-            )
+            due_at = _deadline(merchant, policy.merchant_window, start=now)
             dispute.start_merchant_window(
                 due_at=due_at,
                 reminder_due_at=next_reminder_at(due_at, policy.merchant_reminder_days, after=now),
@@ -335,10 +338,7 @@ def dispute_respond(
             change.events.append(events.offer_made(dispute, actor=actor, now=now, message=message))
             _escalate(dispute, change, now=now, actor=SYSTEM, cause="refused_after_cancellation")
         else:
-            merchant = dispute.merchant
-            due_at = deadline_after(
-                now, policy.customer_window, time_zone=merchant.time_zone, country=merchant.country
-            )
+            due_at = _deadline(dispute.merchant, policy.customer_window, start=now)
             dispute.make_offer(
                 terms=terms,
                 due_at=due_at,
@@ -566,11 +566,10 @@ def dispute_request_information(
     with transaction.atomic():
         dispute = _lock(dispute, actor=actor)
         now = _now(now)
-        merchant = dispute.merchant
         window = policy_for(dispute.program).information_window
         if working_days is not None:
             window = Window(working_days, DayCount.WORKING)
-        due_at = deadline_after(now, window, time_zone=merchant.time_zone, country=merchant.country)
+        due_at = _deadline(dispute.merchant, window, start=now)
         _check_appeal_decider(dispute, actor)
         _fsm(dispute, "request_information", party=party, due_at=due_at)
         change = _Change(disputes=[dispute])
@@ -690,10 +689,7 @@ def dispute_decide_return(
             disputed_amount=dispute.disputed_amount,
             currency=dispute.currency,
         )
-        merchant = dispute.merchant
-        due_at = deadline_after(
-            now, RETURN_WINDOW, time_zone=merchant.time_zone, country=merchant.country
-        )
+        due_at = _deadline(dispute.merchant, RETURN_WINDOW, start=now)
         _fsm(
             dispute,
             "decide_return",
@@ -721,10 +717,7 @@ def dispute_mark_return_shipped(
             raise DeadlinePassed(gettext("The time to send the goods back has ended."))
         if dispute.state != State.AWAITING_RETURN or dispute.return_shipped_at is not None:
             raise TransitionNotAllowed()
-        merchant = dispute.merchant
-        due_at = deadline_after(
-            now, RETURN_CONFIRM_WINDOW, time_zone=merchant.time_zone, country=merchant.country
-        )
+        due_at = _deadline(dispute.merchant, RETURN_CONFIRM_WINDOW, start=now)
         _fsm(dispute, "mark_return_shipped", now=now, due_at=due_at)
         change = _Change(disputes=[dispute])
         change.events.append(events.return_shipped(dispute, actor=actor, now=now, message=message))
