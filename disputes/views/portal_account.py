@@ -176,6 +176,12 @@ class PortalPasswordResetForm(PasswordResetForm):
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
 
+    def extra_context(self) -> dict[str, Any]:
+        return {
+            "site_url": settings.SITE_URL,
+            "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+        }
+
     def get_users(self, email: str) -> Any:
         # An unusable password here means "invited, no password chosen yet", so such a member
         # who lost the invitation can still get a link.
@@ -191,15 +197,10 @@ class PortalPasswordResetForm(PasswordResetForm):
         to_email: str,
         html_email_template_name: str | None = None,
     ) -> None:
-        context = {
-            **context,
-            "site_url": settings.SITE_URL,
-            "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
-        }
         super().send_mail(
             subject_template_name,
             email_template_name,
-            context,
+            context | self.extra_context(),
             from_email,
             to_email,
             html_email_template_name,
@@ -217,24 +218,8 @@ class InvitationForm(PortalPasswordResetForm):
     def get_users(self, email: str) -> Any:
         return [self.user] if self.user.is_active else []
 
-    def send_mail(
-        self,
-        subject_template_name: str,
-        email_template_name: str,
-        context: dict[str, Any],
-        from_email: str | None,
-        to_email: str,
-        html_email_template_name: str | None = None,
-    ) -> None:
-        context = {**context, "invited": True, "merchant_name": self.merchant.name}
-        super().send_mail(
-            subject_template_name,
-            email_template_name,
-            context,
-            from_email,
-            to_email,
-            html_email_template_name,
-        )
+    def extra_context(self) -> dict[str, Any]:
+        return super().extra_context() | {"invited": True, "merchant_name": self.merchant.name}
 
 
 def send_invitation(*, user_id: int, merchant_id: int) -> None:
