@@ -154,3 +154,16 @@ def test_health_checks_the_database_and_the_broker(client, broker):
     response = client.get("/health/")
     assert response.status_code == 503
     assert response.json()["broker"] == "unavailable"
+
+
+@pytest.mark.django_db
+def test_the_api_docs_load_no_remote_and_no_inline_script(client):
+    html = client.get("/api/v1/docs").content.decode()
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    assert scripts
+    for attributes, body in scripts:
+        if "src=" in attributes:
+            assert re.search(r'src="/static/', attributes), attributes  # our own server only
+        else:
+            assert 'type="application/json"' in attributes  # data, never executed
+    assert "cdn." not in html
