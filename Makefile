@@ -5,11 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck messages clean help
+.PHONY: run test test-faults lint typecheck messages clean help
 
 help:
 	@echo "make run   - install, migrate, load demo data, serve web + worker + beat on :8000"
-	@echo "make test  - install and run the whole suite (PostgreSQL and Redis when reachable)"
+	@echo "make test  - install and run the suite (PostgreSQL and Redis when reachable)"
+	@echo "make test-faults - the long fault tests: throwaway Redis, PostgreSQL and app servers"
 	@echo "make lint  - ruff and mypy"
 
 $(STAMP): pyproject.toml
@@ -38,9 +39,15 @@ run: $(STAMP) messages
 	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000 --noreload; \
 	wait
 
+# The fault tests (marked `faults`) stop and start real services; `make test-faults` runs them.
+# A -m in PYTEST_ARGS comes later on the command line and wins over the default.
 test: $(STAMP) messages
 	@eval "$$($(BIN)/python scripts/detect_services.py)"; \
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not faults" $(PYTEST_ARGS)
+
+test-faults: $(STAMP) messages
+	@eval "$$($(BIN)/python scripts/detect_services.py)"; \
+	$(BIN)/python -m pytest -m faults $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -161,9 +161,26 @@ def test_the_api_docs_load_no_remote_and_no_inline_script(client):
     html = client.get("/api/v1/docs").content.decode()
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
     assert scripts
-    for attributes, body in scripts:
+    for attributes, _body in scripts:
         if "src=" in attributes:
             assert re.search(r'src="/static/', attributes), attributes  # our own server only
         else:
             assert 'type="application/json"' in attributes  # data, never executed
     assert "cdn." not in html
+
+
+@pytest.mark.django_db
+def test_a_database_outage_gets_a_clear_temporary_page(client, monkeypatch):
+    from django.db import OperationalError
+
+    from disputes.views import customer
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(customer.FindOrderView, "get", database_down)
+    response = client.get("/open/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert "Temporarily unavailable" in response.content.decode()
+    assert response["X-Request-ID"] in response.content.decode()

@@ -4,16 +4,12 @@ is down when a case is opened. No mocks: aiosmtpd and a throwaway redis-server o
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 import time_machine
 from aiosmtpd.controller import Controller
-from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 
 from disputes import services
@@ -21,12 +17,7 @@ from disputes_portal.celery import app as celery_app
 from notifications.models import DeliveryStatus, OutboxMessage
 from notifications.services import outbox_deliver_due
 from tests.factories import MembershipFactory, MerchantFactory, open_dispute
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.services import celery_worker, free_port, reset_broker_connections, start_redis
 
 
 class RefusingThenAcceptingHandler:
@@ -98,45 +89,6 @@ def redis_port() -> int:
     return free_port()
 
 
-def start_redis(port: int, tmp_path) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(  # noqa: S603 - a fixed local binary, our own arguments
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)  # waiting for a server process to listen, not for app behaviour
-    process.kill()
-    raise RuntimeError("redis-server did not start")
-
-
-def reset_broker_connections() -> None:
-    """Forget the app's pools so the next publish uses the broker now configured (kombu keys
-    its pools by broker URL, so a new URL gets fresh connections)."""
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    # The result backend is cached per app (or per thread): make it follow the new URL.
-    celery_app._backend_cache = None
-    celery_app._local.__dict__.pop("backend", None)
-
-
 @pytest.fixture
 def real_broker(redis_port) -> Iterator[int]:
     """Celery pointed at a Redis on a spare port; the test decides when it runs."""
@@ -174,7 +126,7 @@ def test_with_the_broker_down_a_case_opens_and_its_mail_goes_once_the_broker_ret
 
     redis = start_redis(real_broker, tmp_path)
     try:
-        with start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
+        with celery_worker():
             # What beat does every minute: ask for delivery through the now-working broker.
             deliver = "notifications.deliver_outbox"
             report = celery_app.send_task(deliver, ignore_result=False).get(timeout=20)
