@@ -469,3 +469,34 @@ def test_the_schema_and_docs_are_served(client, db):
     schema = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/disputes/{dispute_id}/respond" in schema["paths"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_racing_the_first_request_with_the_same_key_takes_effect_once(api_key, merchant):
+    from collections import Counter
+
+    from notifications.models import OutboxMessage
+    from tests.disputes.test_deadline_jobs import run_together
+
+    rounds, statuses = 15, Counter()
+    for i in range(rounds):
+        dispute = open_dispute(merchant=merchant)
+        url = f"/api/v1/disputes/{dispute.public_id}/respond"
+        body = {"refund": "none", "message": "We cannot refund this."}
+
+        def send(url=url, key=f"race-{i}", body=body):
+            client = Client(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+            return client.post(
+                url, body, content_type="application/json", headers={"Idempotency-Key": key}
+            ).status_code
+
+        results = run_together(send, send)
+        statuses.update(results)
+        # One succeeds; the other replays it or is told the first is still in progress.
+        assert sorted(results) in ([200, 200], [200, 409]), results
+        assert dispute.events.filter(event_type=EventType.OFFER_MADE).count() == 1
+        assert (
+            OutboxMessage.objects.filter(dispute=dispute, kind="customer_offer_made").count() == 1
+        )
+    print(f"\n{rounds} rounds of a request racing its retry: statuses {dict(statuses)}")
