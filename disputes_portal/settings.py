@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "notifications",
     "billing",
     "api",
+    "bench",
 ]
 
 MIDDLEWARE = [
