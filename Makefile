@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-faults lint typecheck messages clean help
+.PHONY: run test test-faults bench lint typecheck messages clean help
 
 help:
 	@echo "make run   - install, migrate, load demo data, serve web + worker + beat on :8000"
 	@echo "make test  - install and run the suite (PostgreSQL and Redis when reachable)"
 	@echo "make test-faults - the long fault tests: throwaway Redis, PostgreSQL and app servers"
+	@echo "make bench - fill a fresh PostgreSQL database with 1M cases and print the figures"
 	@echo "make lint  - ruff and mypy"
 
 $(STAMP): pyproject.toml
@@ -48,6 +49,21 @@ test: $(STAMP) messages
 test-faults: $(STAMP) messages
 	@eval "$$($(BIN)/python scripts/detect_services.py)"; \
 	$(BIN)/python -m pytest -m faults $(PYTEST_ARGS)
+
+# The benchmark: a fresh database (disputes_bench) filled by bench_data, then every figure.
+# BENCH_SIZE and BENCH_ARGS make a smaller or shorter run, e.g.
+#   make bench BENCH_SIZE="--merchants 100 --orders 200000 --disputes 100000"
+BENCH_DB ?= disputes_bench
+BENCH_SIZE ?= --merchants 1000 --orders 2000000 --disputes 1000000
+BENCH_ARGS ?=
+bench: $(STAMP)
+	@eval "$$($(BIN)/python scripts/detect_services.py)"; \
+	export DATABASE_URL="$${DATABASE_URL%/*}/$(BENCH_DB)"; \
+	if [[ -n "$${REDIS_URL:-}" ]]; then export CELERY_BROKER_URL="$${REDIS_URL%/*}/15"; fi; \
+	$(BIN)/python scripts/bench_database.py && \
+	$(BIN)/python manage.py migrate --no-input -v0 && \
+	$(BIN)/python manage.py bench_data $(BENCH_SIZE) && \
+	$(BIN)/python manage.py bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -47,7 +47,9 @@ def p99_ms(samples: Sequence[float]) -> float:
     return round(ordered[rank] * 1000, 2)
 
 
-def write_results(figures: Sequence[Figure], *, meta: dict[str, Any], path: Path = RESULTS_PATH) -> None:
+def write_results(
+    figures: Sequence[Figure], *, meta: dict[str, Any], path: Path = RESULTS_PATH
+) -> None:
     path.write_text(
         json.dumps({"meta": meta, "figures": [f.as_dict() for f in figures]}, indent=2) + "\n"
     )

@@ -124,13 +124,37 @@ def _lock(dispute: Dispute, *, actor: Actor) -> Dispute:
     return locked
 
 
+_TRANSITION_ATTNAMES = [
+    f.attname for f in Dispute._meta.concrete_fields if f.name in TRANSITION_FIELDS
+]
+
+
+def _save_disputes(disputes: Sequence[Dispute]) -> None:
+    """Save what the transitions changed. A sweep's batch mostly changes every case the same way
+    (escalated now, by nobody): one UPDATE per distinct set of values beats bulk_update's
+    CASE WHEN per row and field, which costs more to build than to run."""
+    if len(disputes) == 1:
+        disputes[0].save(update_fields=TRANSITION_FIELDS)
+        return
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for dispute in disputes:
+        fields = dispute.__dict__  # the raw values: no descriptor (django-fsm's) in the way
+        values = tuple(fields[attname] for attname in _TRANSITION_ATTNAMES)
+        groups.setdefault(values, []).append(dispute.pk)
+    if len(groups) > 10:
+        Dispute.objects.bulk_update(disputes, TRANSITION_FIELDS)
+        return
+    for values, ids in groups.items():
+        Dispute.objects.filter(pk__in=ids).update(
+            **dict(zip(_TRANSITION_ATTNAMES, values, strict=True))
+        )
+
+
 def _persist(change: _Change, *, now: datetime) -> list[DisputeEvent]:
     for dispute in change.disputes:
         dispute.updated_at = now
-    if len(change.disputes) == 1:
-        change.disputes[0].save(update_fields=TRANSITION_FIELDS)
-    elif change.disputes:
-        Dispute.objects.bulk_update(change.disputes, TRANSITION_FIELDS)
+    if change.disputes:
+        _save_disputes(change.disputes)
     if change.orders:
         for order in change.orders:
             order.updated_at = now

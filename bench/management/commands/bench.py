@@ -1,0 +1,125 @@
+"""Measure the portal on benchmark data (`make bench`): print a table, write bench/results.json.
+
+Run it on a database filled by `manage.py bench_data`. The sweep and the case openings change the
+data, so the read-only figures run first; run `make bench` again for a fresh database."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+
+from bench.data import LARGE_SLUG, THOUSAND_SLUG
+from bench.results import RESULTS_PATH, Figure, table, write_results
+from disputes.models import Dispute, Merchant, Order
+
+_STEPS = ("pages", "api", "sweep", "opening", "statements")
+
+
+class Command(BaseCommand):
+    help = "Run the benchmark's figures on bench_data and write bench/results.json."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--only", choices=_STEPS, action="append", help="run only these figures (repeatable)"
+        )
+        parser.add_argument("--repeats", type=int, default=50, help="requests per page figure")
+        parser.add_argument(
+            "--load-seconds", type=float, default=15.0, help="duration of each API load run"
+        )
+        parser.add_argument("--submissions", type=int, default=200, help="case openings per kind")
+        parser.add_argument("--output", type=Path, default=RESULTS_PATH)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if connection.vendor != "postgresql":
+            raise CommandError("The benchmark runs on PostgreSQL: set DATABASE_URL.")
+        if not Merchant.objects.filter(slug=LARGE_SLUG).exists():
+            raise CommandError("No benchmark data here: run `manage.py bench_data` first.")
+        steps = options["only"] or list(_STEPS)
+        meta = self._meta()
+        self.stdout.write(
+            f"Benchmark on {meta['data']['disputes']:,} cases, {meta['data']['orders']:,} orders,"
+            f" {meta['data']['merchants']:,} merchants ({meta['cpus']} CPUs)"
+        )
+        figures: list[Figure] = []
+        timings: dict[str, float] = {}
+        for step in steps:
+            self.stdout.write(f"- {step} ...")
+            started = time.perf_counter()
+            figures += self._runner(step, options)()
+            timings[step] = round(time.perf_counter() - started, 1)
+            self.stdout.write(f"  done in {timings[step]} s")
+        meta["step_seconds"] = timings
+        write_results(figures, meta=meta, path=options["output"])
+        self.stdout.write("")
+        self.stdout.write(table(figures))
+        self.stdout.write(f"\nWritten to {options['output']}")
+        missed = [f.name for f in figures if f.met is False]
+        if missed:
+            self.stdout.write(f"Targets missed: {', '.join(missed)}")
+
+    def _runner(self, step: str, options: dict[str, Any]) -> Callable[[], list[Figure]]:
+        # Imported here: each module pulls in what only its figure needs (gunicorn, reportlab).
+        if step == "pages":
+            from bench.pages import case_and_dashboard_figures, queue_page_figures
+
+            return lambda: [
+                *queue_page_figures(
+                    large_slug=LARGE_SLUG, small_slug=THOUSAND_SLUG, repeats=options["repeats"]
+                ),
+                *case_and_dashboard_figures(slug=LARGE_SLUG, repeats=options["repeats"]),
+            ]
+        if step == "api":
+            from bench.api_load import api_list_figures
+
+            return lambda: api_list_figures(
+                merchant_slug=LARGE_SLUG, duration=options["load_seconds"]
+            )
+        if step == "sweep":
+            from bench.sweep import sweep_figures
+
+            return sweep_figures
+        if step == "opening":
+            from bench.opening import case_opening_figures
+
+            return lambda: case_opening_figures(submissions=options["submissions"])
+        from bench.statements import statement_figures
+
+        return statement_figures
+
+    def _meta(self) -> dict[str, Any]:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            server = cursor.fetchone()[0]
+        return {
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "commit": _git_commit(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "postgresql": server,
+            "data": {
+                "merchants": Merchant.objects.count(),
+                "orders": Order.objects.count(),
+                "disputes": Dispute.objects.count(),
+            },
+        }
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"

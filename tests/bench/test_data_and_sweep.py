@@ -1,0 +1,107 @@
+"""The benchmark's data generator and deadline sweep, at a few hundred cases: the code that
+`make bench` runs at a million cannot rot unnoticed."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.models import Count, F
+
+from bench.data import LARGE_SLUG, THOUSAND_SLUG, BenchSize, plan_merchants
+from bench.sweep import overdue_count, sweep_figures, sweep_floor, write_counts
+from disputes.choices import Program, State
+from disputes.models import Dispute, DisputeEvent, Merchant, MerchantMembership, Order
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmark needs PostgreSQL"),
+]
+
+SIZE = {"merchants": 40, "orders": 4000, "disputes": 2000}
+
+
+def _generate(**overrides: int) -> None:
+    size = {**SIZE, **overrides}
+    call_command("bench_data", *[f"--{k}={v}" for k, v in size.items()], "--no-progress")
+
+
+def test_the_plan_gives_the_large_and_the_thousand_case_merchant_their_share() -> None:
+    plans = plan_merchants(BenchSize(merchants=1000, orders=2_000_000, disputes=1_000_000))
+
+    by_slug = {plan.slug: plan for plan in plans}
+    assert by_slug[LARGE_SLUG].disputes == 100_000
+    assert by_slug[THOUSAND_SLUG].disputes == 1_000
+    assert sum(plan.disputes for plan in plans) == 1_000_000
+    assert sum(plan.orders for plan in plans) == 2_000_000
+    others = sorted((p.disputes for p in plans[2:]), reverse=True)
+    assert others[0] < 100_000  # a long tail under the large merchant
+    assert others[-1] >= 1
+    assert others[0] > 20 * others[len(others) // 2]  # skewed, not uniform
+
+
+def test_bench_data_fills_every_state_of_both_programs() -> None:
+    _generate()
+
+    assert Order.objects.count() == SIZE["orders"]
+    assert Dispute.objects.count() == SIZE["disputes"]
+    assert Dispute.objects.filter(merchant__slug=LARGE_SLUG).count() == SIZE["disputes"] // 10
+    states = set(Dispute.objects.values_list("state", flat=True))
+    assert states == set(State.values)
+    assert set(Dispute.objects.values_list("program", flat=True)) == set(Program.values)
+    # Every case is about its own order, placed before the case was opened.
+    assert not Dispute.objects.filter(order__placed_at__gt=F("opened_at")).exists()
+    assert Dispute.objects.values("order").annotate(n=Count("id")).filter(n__gt=1).count() == 0
+    # A timeline for every case, an owner for every merchant.
+    assert DisputeEvent.objects.values("dispute").distinct().count() == SIZE["disputes"]
+    assert MerchantMembership.objects.count() == Merchant.objects.count() == SIZE["merchants"]
+
+
+def test_ten_percent_of_cases_wait_past_the_merchant_deadline() -> None:
+    from django.utils import timezone
+
+    _generate()
+
+    assert overdue_count(timezone.now()) == pytest.approx(SIZE["disputes"] * 0.10, rel=0.2)
+
+
+def test_bench_data_refuses_a_database_that_has_it_already() -> None:
+    _generate(merchants=3, orders=40, disputes=20)
+
+    with pytest.raises(CommandError, match="already"):
+        _generate(merchants=3, orders=40, disputes=20)
+
+
+def test_the_floor_writes_what_the_sweep_writes_and_leaves_nothing_behind() -> None:
+    from django.utils import timezone
+
+    _generate()
+    before = write_counts()
+
+    seconds, written = sweep_floor(timezone.now())
+
+    assert write_counts() == before  # rolled back
+    assert seconds > 0
+    assert written["escalated cases"] == written["escalation events"] == written["fee lines"] > 0
+    assert written["emails"] == 2 * written["escalated cases"]  # the owner and the customer
+
+
+def test_the_sweep_figure_escalates_every_overdue_case_with_the_floors_writes() -> None:
+    from django.utils import timezone
+
+    _generate()
+    overdue = overdue_count(timezone.now())
+
+    rate, memory = sweep_figures()
+
+    assert overdue_count(timezone.now()) == 0
+    assert rate.details["cases"] == overdue > 0
+    assert rate.details["portal_writes"] == rate.details["floor_writes"]
+    assert rate.details["same_writes"]
+    assert rate.value > 0
+    assert rate.floor
+    assert rate.ratio
+    assert rate.met is not None
+    assert [run["cases"] for run in rate.details["runs"]] == memory.details["cases_per_run"]
+    assert 0 < memory.value < 1024
