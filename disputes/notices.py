@@ -8,14 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.urls import reverse
-
 from notifications.services import EmailNotice, outbox_enqueue
 
 from .api_webhooks import queue_dispute_webhooks
 from .choices import EventType, Party, Visibility
-from .links import customer_case_url
+from .links import absolute_url_builder, customer_case_urls
 from .models import Dispute, DisputeEvent, MerchantMembership
 
 # Audience -> email kind, per event type. Party-specific events are routed by their `party`.
@@ -136,6 +133,8 @@ def queue_notices(*, events: Sequence[DisputeEvent], now: datetime) -> None:
             merchant_users[merchant_id].append((email, switched_off))
 
     notices: list[EmailNotice] = []
+    customer_url = customer_case_urls()
+    merchant_url = absolute_url_builder("portal:case", "public_id")
     for event, audiences in routed:
         dispute = event.dispute
         merchant = dispute.merchant
@@ -152,13 +151,11 @@ def queue_notices(*, events: Sequence[DisputeEvent], now: datetime) -> None:
                 language = dispute.customer_language
             context = _context(dispute, event)
             if party == Party.CUSTOMER:
-                context["case_url"] = customer_case_url(dispute)
+                context["case_url"] = customer_url(dispute)
                 if event.visibility not in (Visibility.BOTH, Visibility.CUSTOMER):
                     context["message"] = ""  # e.g. a merchant's appeal: for support only
             else:
-                context["case_url"] = settings.SITE_URL + reverse(
-                    "portal:case", args=[dispute.public_id]
-                )
+                context["case_url"] = merchant_url(dispute.public_id)
             notices.extend(
                 EmailNotice(
                     kind=kind,
