@@ -86,6 +86,8 @@ def attachment_for_customer(dispute: Dispute, attachment_id: int) -> Attachment 
 
 MERCHANT_VISIBLE = (Visibility.BOTH, Visibility.MERCHANT)
 QUEUE_PAGE_SIZE = 25
+# Tab counts stop here ("1,000+"): an exact count would read every case of a large shop.
+QUEUE_COUNT_CAP = 1000
 
 
 class QueueTab(StrEnum):
@@ -177,23 +179,26 @@ def queue_page(
     after = _read_cursor(cursor)
     if after is not None:
         value, pk = after
-        if spec.descending:
-            rows = rows.filter(
-                Q(**{f"{spec.sort_field}__lt": value}) | Q(**{spec.sort_field: value, "id__lt": pk})
-            )
-        else:
-            rows = rows.filter(
-                Q(**{f"{spec.sort_field}__gt": value}) | Q(**{spec.sort_field: value, "id__gt": pk})
-            )
+        beyond, from_ = ("lt", "lte") if spec.descending else ("gt", "gte")
+        # The plain bound starts the index range at the cursor; with the OR alone the database
+        # reads every row before the cursor only to reject it, and a deep page costs its depth.
+        rows = rows.filter(
+            Q(**{f"{spec.sort_field}__{from_}": value}),
+            Q(**{f"{spec.sort_field}__{beyond}": value})
+            | Q(**{spec.sort_field: value, f"id__{beyond}": pk}),
+        )
     page = list(rows[: QUEUE_PAGE_SIZE + 1])
     next_cursor = None
     if len(page) > QUEUE_PAGE_SIZE:
         page = page[:QUEUE_PAGE_SIZE]
-        last = page[-1]
-        next_cursor = signing.dumps(
-            [getattr(last, spec.sort_field).isoformat(), last.pk], salt=_CURSOR_SALT
-        )
+        next_cursor = queue_cursor(page[-1], tab)
     return QueuePage(rows=page, next_cursor=next_cursor)
+
+
+def queue_cursor(dispute: Dispute, tab: QueueTab) -> str:
+    """The signed `after` value of the page that follows `dispute` in `tab`."""
+    value = getattr(dispute, _TABS[tab].sort_field)
+    return signing.dumps([value.isoformat(), dispute.pk], salt=_CURSOR_SALT)
 
 
 def _read_cursor(cursor: str | None) -> tuple[datetime, int] | None:
@@ -209,11 +214,16 @@ def _read_cursor(cursor: str | None) -> tuple[datetime, int] | None:
 
 
 def queue_counts(merchant: Merchant, filters: QueueFilters) -> dict[str, int]:
-    """How many cases each tab holds, in one query."""
-    counts = _filtered(merchant, filters).aggregate(
-        **{tab.value: Count("id", filter=spec.condition) for tab, spec in _TABS.items()}
-    )
-    return {tab: int(counts[tab]) for tab in counts}
+    """How many cases each tab holds, counted up to QUEUE_COUNT_CAP + 1.
+
+    A count above the cap means "more than QUEUE_COUNT_CAP". Each tab is one index range that
+    stops after the cap, so the counts cost the same for a shop of 1 000 cases and of 100 000.
+    """
+    cases = _filtered(merchant, filters).order_by()
+    return {
+        tab.value: cases.filter(spec.condition)[: QUEUE_COUNT_CAP + 1].count()
+        for tab, spec in _TABS.items()
+    }
 
 
 def dispute_for_merchant(merchant: Merchant, public_id: str) -> Dispute | None:
@@ -261,11 +271,13 @@ def month_start(now: datetime, tz: ZoneInfo, months_back: int = 0) -> datetime:
     return datetime(year, month, 1, tzinfo=tz)
 
 
+# The dashboard counts with COUNT(*), which needs no column of the row: an index that holds the
+# filtered columns answers it alone.
 def dashboard_open_counts(merchant: Merchant) -> dict[str, int]:
     rows = (
         Dispute.objects.filter(merchant=merchant, state__in=OPEN_STATES)
         .values("state")
-        .annotate(total=Count("id"))
+        .annotate(total=Count("*"))
     )
     return {row["state"]: row["total"] for row in rows}
 
@@ -315,7 +327,7 @@ def dashboard_reasons_by_month(
         Dispute.objects.filter(merchant=merchant, opened_at__gte=first)
         .annotate(month=TruncMonth("opened_at", tzinfo=tz))
         .values("month", "reason")
-        .annotate(total=Count("id"))
+        .annotate(total=Count("*"))
     )
     by_month: dict[date, dict[str, int]] = {
         month_start(now, tz, months_back=back).date(): {} for back in range(months - 1, -1, -1)

@@ -114,16 +114,22 @@ class QueueView(MerchantPortalMixin, TemplateView):
         query.pop("after", None)
         query.pop("tab", None)
         counts = selectors.queue_counts(self.merchant, filters)
+        labels = [
+            (QueueTab.NEEDS_RESPONSE, _("Needs your response")),
+            (QueueTab.WAITING_CUSTOMER, _("Waiting for the customer")),
+            (QueueTab.WITH_SUPPORT, _("With support")),
+            (QueueTab.CLOSED, _("Closed")),
+        ]
         context.update(
             form=form,
             tab=tab,
+            # (tab, label, count, whether the count stopped at the cap and reads "1,000+")
             tabs=[
-                (QueueTab.NEEDS_RESPONSE, _("Needs your response")),
-                (QueueTab.WAITING_CUSTOMER, _("Waiting for the customer")),
-                (QueueTab.WITH_SUPPORT, _("With support")),
-                (QueueTab.CLOSED, _("Closed")),
+                (value, label, counts[value], counts[value] > selectors.QUEUE_COUNT_CAP)
+                for value, label in labels
             ],
             counts=counts,
+            count_cap=selectors.QUEUE_COUNT_CAP,
             rows=[(d, _time_left(d.due_at, now)) for d in page.rows],
             next_cursor=page.next_cursor,
             first_page=request.GET.get("after") is not None,

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from billing.models import FeeLine
-from disputes import services
+from disputes import selectors, services
 from disputes.choices import EventType, MemberRole, Party, Program, Reason, RefundOffer, State
 from disputes.models import Attachment, Dispute
 from tests.factories import (
@@ -166,6 +166,59 @@ def test_keyset_pages_cover_every_case_once(portal, merchant):
     assert second.context["next_cursor"] is None
     tampered = portal.get(reverse("portal:queue"), {"after": cursor[:-2] + "xx"})
     assert len(tampered.context["rows"]) == 25  # a bad cursor is the first page, not a 500
+
+
+def test_closed_pages_cover_every_case_once_when_cases_close_at_the_same_moment(portal, merchant):
+    created = set()
+    for i in range(30):
+        dispute = open_dispute(merchant=merchant, now=NOW - timedelta(hours=i + 1))
+        # Two cases per moment: the page boundary falls between cases closed at the same time.
+        services.dispute_withdraw(
+            dispute=dispute, actor=customer_actor(dispute), now=NOW - timedelta(minutes=i // 2)
+        )
+        created.add(dispute.public_id)
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        response = portal.get(reverse("portal:queue"), {"tab": "closed", "after": cursor})
+        seen += [d.public_id for d, _ in response.context["rows"]]
+        cursor = response.context["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(created)
+    assert set(seen) == created
+    closed_at = dict(Dispute.objects.values_list("public_id", "closed_at"))
+    assert [closed_at[p] for p in seen] == sorted(closed_at.values(), reverse=True)
+
+
+def test_tab_counts_stop_at_the_cap_and_say_so(portal, merchant, monkeypatch):
+    monkeypatch.setattr(selectors, "QUEUE_COUNT_CAP", 3)
+    for _ in range(3):
+        open_dispute(merchant=merchant)
+    at_cap = portal.get(reverse("portal:queue"))
+    assert at_cap.context["counts"]["needs_response"] == 3
+    assert '<span class="count">3</span>' in at_cap.content.decode()
+    open_dispute(merchant=merchant)
+    open_dispute(merchant=merchant)
+    above = portal.get(reverse("portal:queue"))
+    assert above.context["counts"]["needs_response"] == 4  # counting stopped at cap + 1
+    page = above.content.decode()
+    assert '<span class="count">3+</span>' in page
+    assert '<span class="count">0</span>' in page  # the other tabs are exact
+    assert len(above.context["rows"]) == 5  # the list itself is never capped
+
+
+def test_a_capped_count_reads_as_more_than_a_thousand_in_the_users_language(
+    portal, merchant, monkeypatch
+):
+    assert selectors.QUEUE_COUNT_CAP == 1000
+    counts = {"needs_response": 1001, "waiting_customer": 1000, "with_support": 0, "closed": 7}
+    monkeypatch.setattr(selectors, "queue_counts", lambda merchant, filters: counts)
+    english = portal.get(reverse("portal:queue")).content.decode()
+    assert '<span class="count">1,000+</span>' in english
+    assert '<span class="count">1,000</span>' in english
+    dutch = portal.get(reverse("portal:queue"), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    assert '<span class="count">1.000+</span>' in dutch
 
 
 def test_queue_queries_do_not_grow_with_the_number_of_cases(portal, merchant):
