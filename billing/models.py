@@ -50,7 +50,14 @@ class FeeLine(models.Model):
                 name="fee_charge_not_negative",
             ),
         ]
-        indexes = [models.Index(fields=["merchant", "incurred_at"], name="fee_merchant_period")]
+        indexes = [
+            # A merchant's fees of a period, summed per currency from the index alone.
+            models.Index(
+                fields=["merchant", "incurred_at"],
+                include=["currency", "amount"],
+                name="fee_merchant_period",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} {self.currency}"
