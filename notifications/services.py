@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from .emails import render_email
 from .models import Channel, DeliveryStatus, OutboxMessage
+from .outbox import insert_new
 from .policies import gives_up, retry_delay, webhook_next_attempt_at
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def outbox_enqueue(*, notices: Sequence[EmailNotice], now: datetime) -> None:
     """
     if not notices:
         return
-    OutboxMessage.objects.bulk_create(
+    insert_new(
         [
             OutboxMessage(
                 dedupe_key=notice.dedupe_key,
@@ -53,8 +54,7 @@ def outbox_enqueue(*, notices: Sequence[EmailNotice], now: datetime) -> None:
                 created_at=now,
             )
             for notice in notices
-        ],
-        ignore_conflicts=True,
+        ]
     )
     transaction.on_commit(_request_delivery)
 

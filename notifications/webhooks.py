@@ -34,6 +34,7 @@ from django.utils.translation import gettext
 from api.models import WebhookAttempt, WebhookEndpoint
 
 from .models import Channel, DeliveryStatus, OutboxMessage
+from .outbox import insert_new
 from .policies import webhook_endpoint_fails_for_good
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a format prefix, not a secret
@@ -200,7 +201,7 @@ def queue_webhooks(*, events: Sequence[WebhookEvent], now: datetime) -> int:
         if event.event_type in endpoint.events
     ]
     if messages:
-        OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True)
+        insert_new(messages)
         transaction.on_commit(_request_delivery)
     return len(messages)
 
