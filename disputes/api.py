@@ -330,7 +330,10 @@ def list_disputes(request: HttpRequest, query: Query[DisputeListQuery]) -> Any:
         cursor=query.cursor,
         limit=query.limit,
     )
-    return {"data": [dispute_out(row) for row in page.rows], "next_cursor": page.next_cursor}
+    # A DisputeListOut, not a dict: ninja then serialises it as is instead of validating it again.
+    return DisputeListOut.model_construct(
+        data=[dispute_out(row) for row in page.rows], next_cursor=page.next_cursor
+    )
 
 
 @disputes.get("/{dispute_id}", response={200: DisputeOut, **ERRORS}, url_name="dispute")

@@ -67,12 +67,12 @@ def api_key_authenticate(key: str, *, now: datetime) -> ApiKey | None:
     """The active key with this value, its last use noted (at most once a minute); or None."""
     if not key.startswith(KEY_PREFIX):
         return None
-    api_key = (
-        ApiKey.objects.select_related("merchant", "partner")
-        .filter(key_hash=hash_key(key), revoked_at__isnull=True)
-        .first()
-    )
-    if api_key is None:
+    try:
+        # get(), not first(): the hash is unique, so there is no order to ask the database for.
+        api_key = ApiKey.objects.select_related("merchant", "partner").get(
+            key_hash=hash_key(key), revoked_at__isnull=True
+        )
+    except ApiKey.DoesNotExist:
         return None
     stale = now - LAST_USED_RESOLUTION
     if api_key.last_used_at is None or api_key.last_used_at < stale:

@@ -1,0 +1,283 @@
+"""The floor of the API list figure: a bare WSGI function for `GET /api/v1/disputes`.
+
+It does what the database part of the portal's request does and nothing else: it finds the API
+key by its SHA-256 (the same query, and the same once-a-minute `last_used_at` write), reads the
+merchant's first page with the same query, and writes the same JSON body, cursor included, with
+one persistent psycopg connection per worker. No Django, no validation, no middleware: what is
+left is the cost of the SQL, of turning rows into JSON, and of HTTP.
+
+The SQL is written out here; every benchmark run compares it with what the portal sends for the
+same request (`bench.api_load.captured_sql`) and reports `same_sql`, as it reports `same_json`
+for the two bodies, so the two cannot drift apart unnoticed.
+
+Configuration comes from the environment the benchmark passes: DATABASE_URL and SECRET_KEY (the
+cursor is signed the way `django.core.signing.dumps` signs it). Serve it with
+`gunicorn bench.floor_wsgi:application`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+
+KEY_PREFIX = "dpk_live_"  # disputes.api_keys.KEY_PREFIX
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # disputes.api_keys.LAST_USED_RESOLUTION
+PAGE_SIZE = 25  # the API's default `limit`
+CURSOR_SALT = "disputes.api-list"  # disputes.api_selectors._CURSOR_SALT
+
+KEY_COLUMNS = (
+    "id",
+    "name",
+    "merchant_id",
+    "partner_id",
+    "prefix",
+    "key_hash",
+    "created_by_id",
+    "created_at",
+    "last_used_at",
+    "revoked_at",
+)
+MERCHANT_COLUMNS = (
+    "id",
+    "name",
+    "slug",
+    "country",
+    "time_zone",
+    "currency",
+    "language",
+    "platform_partner_id",
+    "created_at",
+)
+PARTNER_COLUMNS = (
+    "id",
+    "name",
+    "slug",
+    "created_at",
+)
+DISPUTE_COLUMNS = (
+    "id",
+    "public_id",
+    "order_id",
+    "program",
+    "reason",
+    "customer_message",
+    "state",
+    "outcome",
+    "next_actor",
+    "due_at",
+    "currency",
+    "order_amount",
+    "disputed_amount",
+    "refund_offer",
+    "refund_offer_amount",
+    "settled_amount",
+    "opened_at",
+    "escalated_at",
+    "closed_at",
+    "decision_reason",
+    "updated_at",
+)
+ORDER_COLUMNS = (
+    "id",
+    "order_number",
+    "placed_at",
+    "amount",
+    "currency",
+    "customer_email",
+)
+
+
+def _columns(table: str, names: Sequence[str]) -> str:
+    return ", ".join(f'"{table}"."{name}"' for name in names)
+
+
+# What `ApiKey.objects.select_related("merchant", "partner").get(...)` sends.
+# Built from the constants above only; values are bound by psycopg.
+KEY_SQL = (
+    f"SELECT {_columns('api_apikey', KEY_COLUMNS)}, "  # noqa: S608
+    f"{_columns('disputes_merchant', MERCHANT_COLUMNS)}, "
+    f"{_columns('disputes_platformpartner', PARTNER_COLUMNS)} "
+    'FROM "api_apikey" '
+    'LEFT OUTER JOIN "disputes_merchant" '
+    'ON ("api_apikey"."merchant_id" = "disputes_merchant"."id") '
+    'LEFT OUTER JOIN "disputes_platformpartner" '
+    'ON ("api_apikey"."partner_id" = "disputes_platformpartner"."id") '
+    'WHERE ("api_apikey"."key_hash" = %s AND "api_apikey"."revoked_at" IS NULL) '
+    "LIMIT 21"
+)
+# The conditional write of `api_key_authenticate`, at most once a minute per key.
+TOUCH_SQL = (
+    'UPDATE "api_apikey" SET "last_used_at" = %s '
+    'WHERE ("api_apikey"."id" = %s AND ("api_apikey"."last_used_at" IS NULL '
+    'OR "api_apikey"."last_used_at" < %s))'
+)
+# What `dispute_list_for_merchant` sends for the first page, no filters, default page size.
+LIST_SQL = (
+    f"SELECT {_columns('disputes_dispute', DISPUTE_COLUMNS)}, "  # noqa: S608
+    f"{_columns('disputes_order', ORDER_COLUMNS)} "
+    'FROM "disputes_dispute" '
+    'INNER JOIN "disputes_order" ON ("disputes_dispute"."order_id" = "disputes_order"."id") '
+    'WHERE "disputes_dispute"."merchant_id" = %s '
+    'ORDER BY "disputes_dispute"."opened_at" DESC, "disputes_dispute"."id" DESC '
+    f"LIMIT {PAGE_SIZE + 1}"
+)
+
+_KEY = {name: i for i, name in enumerate(KEY_COLUMNS)}
+_D = {name: i for i, name in enumerate(DISPUTE_COLUMNS)}
+_O = {name: len(DISPUTE_COLUMNS) + i for i, name in enumerate(ORDER_COLUMNS)}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """A UTC time as DjangoJSONEncoder writes it: milliseconds, "Z"."""
+    if moment is None:
+        return None
+    text = moment.astimezone(UTC).isoformat()
+    if moment.microsecond:
+        text = text[:23] + text[26:]
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+
+
+def _money(value: Decimal | None, currency: str) -> dict[str, str] | None:
+    return None if value is None else {"value": f"{value:.2f}", "currency": currency}
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).strip(b"=").decode()
+
+
+def _b62(number: int) -> str:
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    encoded = ""
+    while number > 0:
+        number, remainder = divmod(number, 62)
+        encoded = alphabet[remainder] + encoded
+    return encoded or "0"
+
+
+def signed_cursor(opened_at: datetime, pk: int, *, secret_key: str) -> str:
+    """`django.core.signing.dumps([opened_at.isoformat(), pk], salt=CURSOR_SALT)`."""
+    payload = json.dumps([opened_at.isoformat(), pk], separators=(",", ":")).encode("latin-1")
+    value = f"{_b64(payload)}:{_b62(int(time.time()))}"
+    key = hashlib.sha256((CURSOR_SALT + "signer").encode() + secret_key.encode()).digest()
+    signature = hmac.new(key, value.encode(), hashlib.sha256).digest()
+    return f"{value}:{_b64(signature)}"
+
+
+def _dispute(row: tuple[Any, ...]) -> dict[str, Any]:
+    currency = row[_D["currency"]]
+    return {
+        "id": row[_D["public_id"]],
+        "program": row[_D["program"]],
+        "reason": row[_D["reason"]],
+        "state": row[_D["state"]],
+        "outcome": row[_D["outcome"]] or None,
+        "next_actor": row[_D["next_actor"]] or None,
+        "due_at": _iso(row[_D["due_at"]]),
+        "order": {
+            "number": row[_O["order_number"]],
+            "placed_at": _iso(row[_O["placed_at"]]),
+            "amount": _money(row[_O["amount"]], row[_O["currency"]]),
+            "customer_email": row[_O["customer_email"]],
+        },
+        "order_amount": _money(row[_D["order_amount"]], currency),
+        "disputed_amount": _money(row[_D["disputed_amount"]], currency),
+        "refund_offer": row[_D["refund_offer"]] or None,
+        "refund_offer_amount": _money(row[_D["refund_offer_amount"]], currency),
+        "settled_amount": _money(row[_D["settled_amount"]], currency),
+        "customer_message": row[_D["customer_message"]],
+        "decision_reason": row[_D["decision_reason"]],
+        "opened_at": _iso(row[_D["opened_at"]]),
+        "escalated_at": _iso(row[_D["escalated_at"]]),
+        "closed_at": _iso(row[_D["closed_at"]]),
+        "updated_at": _iso(row[_D["updated_at"]]),
+    }
+
+
+def list_body(rows: Sequence[tuple[Any, ...]], *, secret_key: str) -> bytes:
+    """The API's JSON for one page of LIST_SQL's rows (one more row than the page means more)."""
+    page = rows[:PAGE_SIZE]
+    next_cursor = None
+    if len(rows) > PAGE_SIZE:
+        last = page[-1]
+        next_cursor = signed_cursor(last[_D["opened_at"]], last[_D["id"]], secret_key=secret_key)
+    body = {"data": [_dispute(row) for row in page], "next_cursor": next_cursor}
+    return json.dumps(body).encode()
+
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+class FloorApp:
+    """The WSGI callable; connects on its first request, i.e. in the worker after the fork."""
+
+    def __init__(self, database_url: str, secret_key: str) -> None:
+        self.database_url = database_url
+        self.secret_key = secret_key
+        self.connection: psycopg.Connection[tuple[Any, ...]] | None = None
+
+    def connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        if self.connection is None or self.connection.closed:
+            # Autocommit and client-side binding, as Django's backend uses them; times in UTC.
+            self.connection = psycopg.connect(
+                self.database_url,
+                autocommit=True,
+                cursor_factory=psycopg.ClientCursor,
+                options="-c TimeZone=UTC",
+            )
+        return self.connection
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/api/v1/disputes" or environ.get("QUERY_STRING"):
+            return _respond(start_response, "404 Not Found", {"error": {"code": "not_found"}})
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX):
+            return _respond(start_response, "401 Unauthorized", {"error": {"code": "unauthorized"}})
+        with self.connect().cursor() as cursor:
+            cursor.execute(KEY_SQL, (hashlib.sha256(token.encode()).hexdigest(),))
+            key = cursor.fetchone()
+            if key is None or key[_KEY["merchant_id"]] is None:
+                # Unknown key, or a partner's (which must name a merchant: not part of the floor).
+                status = "401 Unauthorized" if key is None else "400 Bad Request"
+                return _respond(start_response, status, {"error": {"code": "unauthorized"}})
+            now = datetime.now(UTC)
+            stale = now - LAST_USED_RESOLUTION
+            last_used_at = key[_KEY["last_used_at"]]
+            if last_used_at is None or last_used_at < stale:
+                cursor.execute(TOUCH_SQL, (now, key[_KEY["id"]], stale))
+            cursor.execute(LIST_SQL, (key[_KEY["merchant_id"]],))
+            rows = cursor.fetchall()
+        return _respond(start_response, "200 OK", list_body(rows, secret_key=self.secret_key))
+
+
+def _respond(
+    start_response: StartResponse, status: str, body: dict[str, Any] | bytes
+) -> list[bytes]:
+    if not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    start_response(
+        status,
+        [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+_app: FloorApp | None = None
+
+
+def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """The entry point for gunicorn; reads DATABASE_URL and SECRET_KEY on the first request."""
+    global _app  # one app, and so one connection, per worker process
+    if _app is None:
+        _app = FloorApp(os.environ["DATABASE_URL"], os.environ["SECRET_KEY"])
+    return _app(environ, start_response)
