@@ -135,7 +135,9 @@ def test_the_steps_after_finding_need_a_found_order(client):
 # --- Opening a payment dispute -------------------------------------------------------------------
 
 
-def test_opening_a_payment_dispute_with_a_document(client, order, settings):
+def test_opening_a_payment_dispute_with_a_document(client, order, settings, time_machine):
+    # The clock stands still: the case link's signature carries the second it was made.
+    time_machine.move_to(timezone.now(), tick=False)
     find(client, order)
     response = client.post(
         reverse("disputes:open-dispute"),
