@@ -76,6 +76,7 @@ def fee_charge_escalations(*, disputes: Sequence[Dispute], now: datetime) -> dic
     schedule = fee_schedule(dispute.currency for dispute in disputes)
     fees: dict[int, Decimal] = {}
     lines = []
+    description = gettext("Dispute fee for case %(case)s")  # translated once per batch
     for dispute in disputes:
         amount = standard_fee_at(
             schedule,
@@ -91,7 +92,7 @@ def fee_charge_escalations(*, disputes: Sequence[Dispute], now: datetime) -> dic
                 kind=FeeKind.STANDARD,
                 amount=amount,
                 currency=dispute.currency,
-                description=gettext("Dispute fee for case %(case)s") % {"case": dispute.public_id},
+                description=description % {"case": dispute.public_id},
                 incurred_at=now,
             )
         )

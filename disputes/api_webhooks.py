@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from notifications.webhooks import WebhookEvent, queue_webhooks
 
@@ -37,6 +39,15 @@ def webhook_event_type(event: DisputeEvent) -> str | None:
     return _WEBHOOK_EVENTS.get(event.event_type)
 
 
+def _webhook_data(event: DisputeEvent) -> dict[str, Any]:
+    return {
+        "dispute": dispute_payload(event.dispute),
+        "event": event_out(event, with_attachments=False).model_dump(
+            mode="json", exclude={"attachments"}
+        ),
+    }
+
+
 def queue_dispute_webhooks(*, events: Sequence[DisputeEvent], now: datetime) -> None:
     """Called with every batch of recorded timeline events (one endpoint query per batch)."""
     webhooks = []
@@ -49,12 +60,7 @@ def queue_dispute_webhooks(*, events: Sequence[DisputeEvent], now: datetime) -> 
             WebhookEvent(
                 merchant_id=dispute.merchant_id,
                 event_type=event_type,
-                payload={
-                    "dispute": dispute_payload(dispute),
-                    "event": event_out(event, with_attachments=False).model_dump(
-                        mode="json", exclude={"attachments"}
-                    ),
-                },
+                payload=partial(_webhook_data, event),
                 dedupe_key=f"{event_type}:event:{event.pk}",
                 dispute_id=dispute.pk,
             )

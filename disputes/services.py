@@ -813,20 +813,23 @@ def _sweep(
     *,
     now: datetime,
     batch_size: int | None,
+    changes_orders: bool,
 ) -> int:
     """Apply `apply` to every candidate, one locked batch per transaction, until none is left.
 
     Rows another transaction holds are skipped (SKIP LOCKED), not waited for: whoever holds them
-    is changing them, and the next run re-reads them.
+    is changing them, and the next run re-reads them. Orders are locked too when `apply` may
+    change them (a case that closes settles its order's payment).
     """
     size = batch_size or settings.SWEEP_BATCH_SIZE
+    locked = ("self", "order") if changes_orders else ("self",)
     done = 0
     seen: set[int] = set()
     while True:
         with transaction.atomic():
             batch = list(
                 candidates()
-                .select_for_update(skip_locked=True, of=("self", "order"))
+                .select_for_update(skip_locked=True, of=locked)
                 .select_related("order", "merchant")
                 .order_by("due_at", "pk")[:size]
             )
@@ -852,6 +855,7 @@ def _sweep_overdue(
     *,
     now: datetime,
     batch_size: int | None,
+    changes_orders: bool = True,
 ) -> int:
     """Apply `apply` to every case in `state` whose deadline has passed."""
     return _sweep(
@@ -859,6 +863,7 @@ def _sweep_overdue(
         apply,
         now=now,
         batch_size=batch_size,
+        changes_orders=changes_orders,
     )
 
 
@@ -869,7 +874,10 @@ def dispute_escalate_overdue(*, now: datetime | None = None, batch_size: int | N
     def apply(dispute: Dispute, change: _Change) -> None:
         _escalate(dispute, change, now=now, actor=SYSTEM, cause="merchant_deadline")
 
-    return _sweep_overdue(State.AWAITING_MERCHANT, apply, now=now, batch_size=batch_size)
+    # An escalation leaves the order as it is: no need to lock it.
+    return _sweep_overdue(
+        State.AWAITING_MERCHANT, apply, now=now, batch_size=batch_size, changes_orders=False
+    )
 
 
 def dispute_close_overdue_customer_windows(
@@ -969,6 +977,7 @@ def dispute_send_due_reminders(
         apply,
         now=now,
         batch_size=batch_size,
+        changes_orders=False,  # a reminder leaves the order as it is
     )
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from .emails import render_email
 from .models import Channel, DeliveryStatus, OutboxMessage
-from .outbox import insert_new
+from .outbox import NewMessage, insert_new
 from .policies import gives_up, retry_delay, webhook_next_attempt_at
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def outbox_enqueue(*, notices: Sequence[EmailNotice], now: datetime) -> None:
         return
     insert_new(
         [
-            OutboxMessage(
+            NewMessage(
                 dedupe_key=notice.dedupe_key,
                 channel=Channel.EMAIL,
                 kind=notice.kind,
@@ -50,11 +50,10 @@ def outbox_enqueue(*, notices: Sequence[EmailNotice], now: datetime) -> None:
                 time_zone=notice.time_zone,
                 dispute_id=notice.dispute_id,
                 context=notice.context,
-                next_attempt_at=now,
-                created_at=now,
             )
             for notice in notices
-        ]
+        ],
+        now=now,
     )
     transaction.on_commit(_request_delivery)
 

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +34,7 @@ from django.utils.translation import gettext
 from api.models import WebhookAttempt, WebhookEndpoint
 
 from .models import Channel, DeliveryStatus, OutboxMessage
-from .outbox import insert_new
+from .outbox import NewMessage, insert_new
 from .policies import webhook_endpoint_fails_for_good
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a format prefix, not a secret
@@ -61,7 +61,9 @@ class WebhookUrlRejected(ValueError):
 class WebhookEvent:
     merchant_id: int
     event_type: str
-    payload: dict[str, Any]
+    # The data, or a function making it: called only when an endpoint subscribes to the event
+    # (a sweep escalates thousands of cases, most of whose shops have no webhook).
+    payload: dict[str, Any] | Callable[[], dict[str, Any]]
     dedupe_key: str
     dispute_id: int | None = None
 
@@ -177,31 +179,33 @@ def queue_webhooks(*, events: Sequence[WebhookEvent], now: datetime) -> int:
         merchant_id__in={event.merchant_id for event in events}, enabled=True
     ):
         endpoints[endpoint.merchant_id].append(endpoint)
-    messages = [
-        OutboxMessage(
-            dedupe_key=f"webhook:{endpoint.pk}:{event.dedupe_key}"[:255],
-            channel=Channel.WEBHOOK,
-            kind=event.event_type,
-            recipient=endpoint.url,
-            dispute_id=event.dispute_id,
-            context={
-                "endpoint_id": endpoint.pk,
-                "webhook_id": f"msg_{uuid.uuid4().hex}",
-                "payload": {
-                    "type": event.event_type,
-                    "timestamp": now.isoformat(),
-                    "data": event.payload,
+    messages = []
+    for event in events:
+        wanted = [e for e in endpoints.get(event.merchant_id, []) if event.event_type in e.events]
+        if not wanted:
+            continue
+        data = event.payload() if callable(event.payload) else event.payload
+        messages += [
+            NewMessage(
+                dedupe_key=f"webhook:{endpoint.pk}:{event.dedupe_key}"[:255],
+                channel=Channel.WEBHOOK,
+                kind=event.event_type,
+                recipient=endpoint.url,
+                dispute_id=event.dispute_id,
+                context={
+                    "endpoint_id": endpoint.pk,
+                    "webhook_id": f"msg_{uuid.uuid4().hex}",
+                    "payload": {
+                        "type": event.event_type,
+                        "timestamp": now.isoformat(),
+                        "data": data,
+                    },
                 },
-            },
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for event in events
-        for endpoint in endpoints.get(event.merchant_id, [])
-        if event.event_type in endpoint.events
-    ]
+            )
+            for endpoint in wanted
+        ]
     if messages:
-        insert_new(messages)
+        insert_new(messages, now=now)
         transaction.on_commit(_request_delivery)
     return len(messages)
 
