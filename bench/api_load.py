@@ -79,7 +79,7 @@ def api_list_figures(
     warmup = min(2.0, duration) if warmup is None else warmup
     with ExitStack() as stack:
         portal = stack.enter_context(
-            gunicorn("disputes_portal.wsgi:application", env | {"BENCH_API_RATE_LIMIT": NO_LIMIT})
+            gunicorn("disputes_portal.wsgi:application", env | {"API_RATE_LIMIT": NO_LIMIT})
         )
         floor = stack.enter_context(gunicorn("bench.floor_wsgi:application", env))
         for server in (portal, floor):
@@ -244,7 +244,7 @@ def server_env() -> dict[str, str]:
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )
-    env.pop("BENCH_API_RATE_LIMIT", None)
+    env.pop("API_RATE_LIMIT", None)
     return env
 
 

@@ -1,10 +1,6 @@
 """gunicorn settings shared by the portal and its floor in the API list figure, so that both
 servers run the same worker model: what the Dockerfile and docker-compose run (2 sync workers,
 one request at a time each, no keep-alive), with no access log.
-
-The API allows a key 120 requests a minute; under load that would answer 429 after the first
-second. With BENCH_API_RATE_LIMIT set, each portal worker raises the limit after loading the
-app: every request is still counted against it in the cache, as in production, just not refused.
 """
 # The Dockerfile's command line names --workers 2 and the default (sync) worker class.
 
@@ -22,11 +18,6 @@ loglevel = "warning"
 
 
 def post_worker_init(worker: Any) -> None:
-    limit = os.environ.get("BENCH_API_RATE_LIMIT")
-    if limit:
-        from django.conf import settings
-
-        settings.API_RATE_LIMIT = int(limit)
     # Tell the benchmark this worker has loaded the app (a pipe it passed), so that it waits for
     # exactly that instead of polling.
     ready_fd = os.environ.get("BENCH_READY_FD")

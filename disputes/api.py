@@ -231,8 +231,8 @@ class ApiKeyAuth(HttpBearer):
             return None
         verdict = hit(
             f"api-key:{api_key.pk}",
-            limit=getattr(settings, "API_RATE_LIMIT", 120),
-            window=getattr(settings, "API_RATE_WINDOW", 60),
+            limit=settings.API_RATE_LIMIT,
+            window=settings.API_RATE_WINDOW,
         )
         if not verdict.allowed:
             raise RateLimited(verdict.retry_after)

@@ -36,15 +36,12 @@ def hit(key: str, *, limit: int, window: int) -> Verdict:
     now = int(time.time())
     window_start = now - now % window
     bucket = f"ratelimit:{key}:{window_start}"
-    # add() is atomic: only the first attempt of a window creates the counter.
-    if cache.add(bucket, 1, timeout=window + 1):
-        count = 1
-    else:
-        try:
-            count = cache.incr(bucket)
-        except ValueError:  # expired between add and incr
-            cache.add(bucket, 1, timeout=window + 1)
-            count = 1
+    # Most attempts find their window's counter: increment first (two Redis round trips, where
+    # add-then-incr took three). add() is atomic, so only one attempt creates the counter.
+    try:
+        count = cache.incr(bucket)
+    except ValueError:  # the window's first attempt, or the counter just expired
+        count = 1 if cache.add(bucket, 1, timeout=window + 1) else cache.incr(bucket)
     return Verdict(allowed=count <= limit, retry_after=window_start + window - now)
 
 

@@ -263,6 +263,8 @@ CACHES = {
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 PUBLIC_FORM_RATE_LIMIT = env.int("PUBLIC_FORM_RATE_LIMIT", default=20)  # posts per window
 PUBLIC_FORM_RATE_WINDOW = env.int("PUBLIC_FORM_RATE_WINDOW", default=600)  # seconds
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=120)  # requests per key and window
+API_RATE_WINDOW = env.int("API_RATE_WINDOW", default=60)  # seconds
 
 # --- Domain settings -----------------------------------------------------------------------------
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
