@@ -107,12 +107,19 @@ def plan_merchants(size: BenchSize) -> list[MerchantPlan]:
 Progress = Callable[[int], None]
 
 
-def generate(size: BenchSize, *, progress: Progress | None = None) -> dict[str, int]:
-    """Fill the database; `progress(n)` is called as chunks of n orders (and their cases) land.
+def generate(
+    size: BenchSize,
+    *,
+    progress: Progress | None = None,
+    stage: Callable[[str], None] | None = None,
+) -> dict[str, int]:
+    """Fill the database; `progress(n)` is called as chunks of n orders (and their cases) land,
+    `stage(name)` when the work after the rows begins.
     Returns the row counts written per table."""
     if connection.vendor != "postgresql":
         raise RuntimeError("The benchmark data generator needs PostgreSQL.")
     tick = progress or (lambda n: None)
+    say = stage or (lambda name: None)
     now = timezone.now()
     plans = plan_merchants(size)
     with transaction.atomic():
@@ -132,6 +139,7 @@ def generate(size: BenchSize, *, progress: Progress | None = None) -> dict[str, 
                 _insert_orders(cursor, first, last, now=now, overdue=size.overdue)
                 _insert_cases(cursor, first, last, now=now)
                 tick(orders)
+            say("indexes")
             for statement in rebuild:
                 cursor.execute(statement)
             if fast_checks:
@@ -139,6 +147,7 @@ def generate(size: BenchSize, *, progress: Progress | None = None) -> dict[str, 
             _restart_sequence(cursor, "disputes_order")
             counts = _counts(cursor)
             cursor.execute("DROP TABLE bench_plan")
+    say("statistics")
     # Fresh statistics and visibility map: index-only scans and good plans from the first query.
     with connection.cursor() as cursor:
         for table in (*_BULK_TABLES, "disputes_merchant"):

@@ -55,7 +55,7 @@ class Command(BaseCommand):
             disable=options["no_progress"],
             file=self.stderr._out,
         ) as bar:
-            counts = generate(size, progress=bar.update)
+            counts = generate(size, progress=bar.update, stage=bar.set_postfix_str)
         elapsed = time.perf_counter() - started
         summary = ", ".join(f"{table}: {count:,}" for table, count in counts.items())
         self.stdout.write(f"Generated in {elapsed:.1f} s: {summary}")
