@@ -27,7 +27,6 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 from django.core import signing
@@ -40,6 +39,7 @@ from disputes.api_keys import api_key_create, api_key_revoke, hash_key
 from disputes.models import Merchant
 
 from . import floor_wsgi, gunicorn_conf
+from .environment import database_url
 from .loadgen import BASE_DIR, LoadResult, fetch, run_load
 from .results import Figure, check, median_ms, p99_ms
 
@@ -246,15 +246,6 @@ def server_env() -> dict[str, str]:
     )
     env.pop("API_RATE_LIMIT", None)
     return env
-
-
-def database_url(settings_dict: Mapping[str, Any]) -> str:
-    user = quote(settings_dict.get("USER") or "postgres", safe="")
-    password = settings_dict.get("PASSWORD") or ""
-    auth = f"{user}:{quote(password, safe='')}" if password else user
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or 5432
-    return f"postgres://{auth}@{host}:{port}/{quote(settings_dict['NAME'], safe='')}"
 
 
 def free_port() -> int:
