@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.conf import settings
-from django.urls import reverse
 from django.utils import formats
 from django.utils.translation import gettext as _
 
+from disputes.links import absolute_url_builder
 from disputes.policies import minor_units
 
 from .models import LineKindChoices, Statement, WaiverChoices
@@ -106,10 +105,9 @@ def statement_csv(statement: Statement, rows: list[StatementRow]) -> str:
         period.last_day.isoformat(),
         statement.currency,
     ]
+    case_url_of = absolute_url_builder("portal:case", "public_id")  # resolved once, not per line
     for row in rows:
-        case_url = (
-            settings.SITE_URL + reverse("portal:case", args=[row.case_id]) if row.case_id else ""
-        )
+        case_url = case_url_of(row.case_id) if row.case_id else ""
         # Amounts stay plain numbers (a minus sign is a credit, not a formula).
         writer.writerow(
             [csv_safe(value) for value in common]
