@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 
+from bench.environment import database_url
 from disputes_portal.celery import app as celery_app
 from tests.services import celery_worker, free_port, reset_broker_connections, start_redis
 
@@ -62,16 +62,6 @@ def report(capsys: pytest.CaptureFixture[str], line: str) -> None:
     """The counts of a fault test, shown even without -s (pytest's capture is lifted)."""
     with capsys.disabled():
         print(f"\n[faults] {line}", flush=True)
-
-
-def database_url(settings_dict: dict[str, Any]) -> str:
-    """A DATABASE_URL for the database `settings_dict` describes (the test database)."""
-    user = quote(settings_dict.get("USER") or "postgres", safe="")
-    password = settings_dict.get("PASSWORD") or ""
-    auth = f"{user}:{quote(password, safe='')}" if password else user
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or 5432
-    return f"postgres://{auth}@{host}:{port}/{settings_dict['NAME']}"
 
 
 def child_env(**overrides: str) -> dict[str, str]:
