@@ -6,3 +6,18 @@ class ApiConfig(AppConfig):
     name = "api"
     verbose_name = _("Merchant API and webhooks")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from billing.signals import statements_issued
+        from disputes.signals import events_recorded
+        from notifications.models import Channel
+        from notifications.registry import Sender, register_sender
+
+        from .webhooks.delivery import webhook_deliver, webhook_next_attempt_at
+        from .webhooks.events import queue_dispute_webhooks, queue_statement_webhooks
+
+        register_sender(
+            Channel.WEBHOOK, Sender(send=webhook_deliver, next_attempt_at=webhook_next_attempt_at)
+        )
+        events_recorded.connect(queue_dispute_webhooks, dispatch_uid="api.dispute_webhooks")
+        statements_issued.connect(queue_statement_webhooks, dispatch_uid="api.statement_webhooks")

@@ -35,7 +35,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
-from disputes.api_keys import api_key_create, api_key_revoke, hash_key
+from api.keys import api_key_create, api_key_revoke, hash_key
 from disputes.models import Merchant
 
 from . import floor_wsgi, gunicorn_conf

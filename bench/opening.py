@@ -41,8 +41,13 @@ from django.utils import timezone
 from kombu import Connection
 
 import notifications.services
-from disputes.choices import PaymentState, Program, ProtectionStatus, ProtectionTier
-from disputes.forms import ProtectionAnswer
+from disputes.choices import (
+    PaymentState,
+    Program,
+    ProtectionAnswer,
+    ProtectionStatus,
+    ProtectionTier,
+)
 from disputes.models import Attachment, Dispute, Order
 from disputes.policies import PAYMENT_DISPUTE
 from notifications.tasks import deliver_outbox
@@ -212,14 +217,14 @@ def delivery_requests_in_memory() -> Iterator[list[int]]:
     with Connection("memory://localhost/") as broker:
 
         def request_delivery() -> None:
-            # notifications.services._request_delivery, on the in-memory broker.
+            # notifications.services.request_delivery, on the in-memory broker.
             # celery-types omits `connection`, which Task.apply_async documents and passes on.
             deliver_outbox.apply_async(connection=broker)  # type: ignore[call-arg]
             published[0] += 1
 
         try:
-            # notifications.webhooks asks through this one too.
-            with mock.patch.object(notifications.services, "_request_delivery", request_delivery):
+            # Webhooks are written through outbox_write, which asks through this one too.
+            with mock.patch.object(notifications.services, "request_delivery", request_delivery):
                 yield published
         finally:
             # The in-memory queues live as long as the process: leave them empty.

@@ -26,7 +26,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import override
 
-from billing import services
+from billing import services, signals
 from billing.documents import statement_pdf, statement_rows
 from billing.models import Statement, StatementLine, StatementStatus
 from billing.policies import Period, previous_month
@@ -92,7 +92,7 @@ class _Recorder:
 
         return measured
 
-    def timed(self, queue: Callable[..., None]) -> Callable[..., None]:
+    def timed(self, queue: Callable[..., Any]) -> Callable[..., None]:
         def measured(*args: Any, **kwargs: Any) -> None:
             started = time.perf_counter()
             queue(*args, **kwargs)
@@ -114,10 +114,11 @@ def _recorded() -> Iterator[_Recorder]:
             "_queue_statement_emails",
             recorder.timed(services._queue_statement_emails),
         ),
+        # The webhooks are queued by the API's receiver of this signal.
         mock.patch.object(
-            services,
-            "_queue_statement_webhooks",
-            recorder.timed(services._queue_statement_webhooks),
+            signals.statements_issued,
+            "send",
+            recorder.timed(signals.statements_issued.send),
         ),
     ):
         yield recorder

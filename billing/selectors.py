@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet, Sum
 
 from disputes.models import Dispute, Merchant, Order
+from disputes.policies import rate_standing
+from disputes.selectors import month_start
 
 from .models import FeeLine, FeeSchedule, Statement, StatementStatus
 from .policies import (
@@ -114,3 +117,37 @@ def current_month_for_merchant(merchant: Merchant, now: datetime) -> CurrentMont
         disputes_recent=disputes["recent"],
         orders_recent=orders["recent"],
     )
+
+
+# --- The dashboard's month ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthRate:
+    disputes_opened: int
+    orders_placed: int
+    rate: Decimal | None
+    standing: str
+
+
+# Fees are billed per calendar month in UTC (billing): the dashboard counts the same month.
+BILLING_TZ = ZoneInfo("UTC")
+
+
+def dashboard_month_rate(merchant: Merchant, now: datetime) -> MonthRate:
+    start = month_start(now, BILLING_TZ)
+    opened = Dispute.objects.filter(merchant=merchant, opened_at__gte=start).count()
+    orders = Order.objects.filter(merchant=merchant, placed_at__gte=start).count()
+    rate = dispute_rate(disputes_opened=opened, orders_placed=orders)
+    return MonthRate(opened, orders, rate, rate_standing(rate))
+
+
+def dashboard_fees_this_month(merchant: Merchant, now: datetime) -> list[tuple[str, Decimal]]:
+    start = month_start(now, BILLING_TZ)
+    rows = (
+        FeeLine.objects.filter(merchant=merchant, incurred_at__gte=start)
+        .values("currency")
+        .annotate(total=Sum("amount"))
+        .order_by("currency")
+    )
+    return [(row["currency"], row["total"]) for row in rows]

@@ -9,7 +9,6 @@ its size.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,9 +24,9 @@ from django.utils.translation import gettext
 
 from disputes.models import Dispute, Merchant, MerchantMembership, Order
 from disputes.policies import round_money
-from notifications.services import EmailNotice, outbox_enqueue
-from notifications.webhooks import WebhookEvent, queue_webhooks
+from notifications.services import EmailNotice, outbox_enqueue, recipient_key
 
+from . import signals
 from .models import (
     FeeKind,
     FeeLine,
@@ -297,7 +296,7 @@ def statements_compute_batch(
         )
         if issue:
             _queue_statement_emails(statements, now=now)
-            _queue_statement_webhooks(statements, now=now)
+            signals.statements_issued.send(sender=Statement, statements=statements, now=now)
         run.batches += 1
         run.merchants += len(merchants)
         run.issued += len(statements) if issue else 0
@@ -465,31 +464,6 @@ class _Billed:
     corrections: int = 0
 
 
-def _recipient_key(recipient: str) -> str:
-    return hashlib.sha256(recipient.lower().encode()).hexdigest()[:24]
-
-
-def _queue_statement_webhooks(statements: Sequence[Statement], *, now: datetime) -> None:
-    """fee.statement_issued for each merchant endpoint that subscribed: one query per batch."""
-    queue_webhooks(
-        events=[
-            WebhookEvent(
-                statement.merchant_id,
-                "fee.statement_issued",
-                {
-                    "id": statement.pk,
-                    "currency": statement.currency,
-                    "period_start": statement.period_start.isoformat(),
-                    "total": str(statement.total),
-                },
-                f"fee.statement_issued:{statement.pk}",
-            )
-            for statement in statements
-        ],
-        now=now,
-    )
-
-
 def _queue_statement_emails(statements: Sequence[Statement], *, now: datetime) -> None:
     """One email per issued statement and merchant user who wants it: one query, one insert."""
     if not statements:
@@ -523,7 +497,7 @@ def _queue_statement_emails(statements: Sequence[Statement], *, now: datetime) -
             EmailNotice(
                 kind=STATEMENT_EMAIL,
                 recipient=recipient,
-                dedupe_key=f"{STATEMENT_EMAIL}:{statement.pk}:{_recipient_key(recipient)}",
+                dedupe_key=f"{STATEMENT_EMAIL}:{statement.pk}:{recipient_key(recipient)}",
                 language=merchant.language,
                 time_zone=merchant.time_zone,
                 context=context,

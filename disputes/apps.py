@@ -9,3 +9,8 @@ class DisputesConfig(AppConfig):
 
     def ready(self) -> None:
         import disputes_portal.checks  # noqa: F401 - registers the project's deploy checks
+        from notifications.emails import register_context_processor
+
+        from .email_display import display_context
+
+        register_context_processor(display_context)

@@ -116,6 +116,16 @@ class ProtectionStatus(models.TextChoices):
     EXPIRED = "expired", _("Expired")
 
 
+class ProtectionAnswer(models.TextChoices):
+    """The answers of the day-23 check-in (and of the protection form)."""
+
+    ALL_FINE = "all_fine", _("Everything is fine: end my buyer protection")
+    NOT_RECEIVED = "not_received", _("I have not received my order")
+    NO_REFUND = "no_refund", _("I returned or cancelled the order and got no refund")
+    EXTEND = "extend", _("Extend my buyer protection once by 30 days")
+    OTHER_REQUEST = "other_request", _("I have another request")
+
+
 class MemberRole(models.TextChoices):
     OWNER = "owner", _("Owner")
     AGENT = "agent", _("Agent")

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator, Sequence
-from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
-from django.core.validators import MaxValueValidator
 from django.utils.choices import BaseChoiceIterator
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from .choices import CustomerReply, Program, Reason, RefundOffer, State
+from .choices import CustomerReply, ProtectionAnswer, Reason
 from .models import Order
-from .policies import PAYMENT_DISPUTE, customer_replies_for
+from .policies import PAYMENT_DISPUTE, PROTECTION_ANSWERS_OPENING_A_CASE, customer_replies_for
 from .selectors import merchant_choices_for_public_form, order_find_for_customer
 from .uploads import CheckedFile, UploadRejected, check_uploads
 
@@ -169,28 +167,11 @@ class PaymentDisputeForm(forms.Form):
     documents = DocumentsField()
 
 
-class ProtectionAnswer:
-    ALL_FINE = "all_fine"
-    NOT_RECEIVED = "not_received"
-    NO_REFUND = "no_refund"
-    EXTEND = "extend"
-    OTHER_REQUEST = "other_request"
-
-    CHOICES = [
-        (ALL_FINE, _("Everything is fine: end my buyer protection")),
-        (NOT_RECEIVED, _("I have not received my order")),
-        (NO_REFUND, _("I returned or cancelled the order and got no refund")),
-        (EXTEND, _("Extend my buyer protection once by 30 days")),
-        (OTHER_REQUEST, _("I have another request")),
-    ]
-    OPENS_A_CASE = {NOT_RECEIVED, NO_REFUND, OTHER_REQUEST}
-
-
 class ProtectionFeedbackForm(forms.Form):
     answer = forms.ChoiceField(
         label=_("How did your order go?"),
         widget=forms.RadioSelect,
-        choices=ProtectionAnswer.CHOICES,
+        choices=ProtectionAnswer.choices,
     )
     no_refund_kind = forms.ChoiceField(
         label=_("Did you return or cancel the order?"),
@@ -218,7 +199,7 @@ class ProtectionFeedbackForm(forms.Form):
         answer = cleaned.get("answer")
         if answer == ProtectionAnswer.NO_REFUND and not cleaned.get("no_refund_kind"):
             self.add_error("no_refund_kind", _("Tell us whether you returned or cancelled it."))
-        if answer in ProtectionAnswer.OPENS_A_CASE and not cleaned.get("message"):
+        if answer in PROTECTION_ANSWERS_OPENING_A_CASE and not cleaned.get("message"):
             self.add_error("message", _("Please describe the problem in a few words."))
         return cleaned
 
@@ -258,132 +239,9 @@ class ReturnShippedForm(forms.Form):
     )
 
 
-class ReturnReceivedForm(forms.Form):
-    confirm = forms.BooleanField(
-        label=_("We received the goods back: make the refund support decided."), required=True
-    )
-    message = message_field(required=False, label=_("Message to the customer (optional)"))
-
-
-class AppealForm(forms.Form):
-    message = message_field(
-        required=True, label=_("What is new? Explain why the decision should change")
-    )
-    documents = DocumentsField()
-
-
 class WithdrawForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("Yes, I withdraw my case."),
         required=True,
     )
     message = message_field(required=False, label=_("Why? (optional)"))
-
-
-# --- Merchant portal -----------------------------------------------------------------------------
-
-
-class MerchantRefundChoice:
-    YES = "yes"
-    AFTER_RETURN = "after_return"
-    NO = "no"
-    CHOICES = [
-        (YES, _("Yes")),
-        (AFTER_RETURN, _("Yes, after the goods are returned")),
-        (NO, _("No")),
-    ]
-
-
-class MerchantResponseForm(forms.Form):
-    refund = forms.ChoiceField(
-        label=_("Do you offer a refund?"),
-        widget=forms.RadioSelect,
-        choices=MerchantRefundChoice.CHOICES,
-    )
-    amount = forms.DecimalField(
-        label=_("Refund amount"),
-        required=False,
-        min_value=Decimal("0.01"),
-        max_digits=14,
-        decimal_places=2,
-        help_text=_("The order value; lower it for a partial refund."),
-    )
-    message = message_field(required=True, label=_("Message to the customer"))
-    documents = DocumentsField()
-
-    def __init__(self, *args: Any, disputed_amount: Decimal, **kwargs: Any) -> None:
-        kwargs.setdefault("initial", {"amount": disputed_amount})
-        super().__init__(*args, **kwargs)
-        self.disputed_amount = disputed_amount
-        amount_field = self.fields["amount"]
-        assert isinstance(amount_field, forms.DecimalField)  # noqa: S101 - declared above
-        amount_field.validators.append(MaxValueValidator(disputed_amount))
-        amount_field.widget.attrs.update({"max": str(disputed_amount), "step": "0.01"})
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        refund = cleaned.get("refund")
-        offers_money = refund in (MerchantRefundChoice.YES, MerchantRefundChoice.AFTER_RETURN)
-        if offers_money and cleaned.get("amount") is None and "amount" not in self.errors:
-            self.add_error("amount", _("Enter the amount you refund."))
-        return cleaned
-
-    def service_terms(self) -> tuple[str, Decimal | None]:
-        """The offer in the service's terms: full, partial, after_return or none."""
-        refund, amount = self.cleaned_data["refund"], self.cleaned_data.get("amount")
-        if refund == MerchantRefundChoice.NO:
-            return RefundOffer.NONE, None
-        if refund == MerchantRefundChoice.AFTER_RETURN:
-            return RefundOffer.AFTER_RETURN, amount
-        if amount == self.disputed_amount:
-            return RefundOffer.FULL, None
-        return RefundOffer.PARTIAL, amount
-
-
-class AcceptDisputeForm(forms.Form):
-    confirm = forms.BooleanField(
-        label=_("I accept the dispute: the customer gets the full disputed amount back."),
-        required=True,
-    )
-    message = message_field(required=False, label=_("Message to the customer (optional)"))
-
-
-class MerchantMessageForm(forms.Form):
-    TO_CUSTOMER = "customer"
-    TO_SUPPORT = "support"
-
-    audience = forms.ChoiceField(
-        label=_("Who is it for?"),
-        widget=forms.RadioSelect,
-        choices=[
-            (TO_CUSTOMER, _("The customer (support sees it too)")),
-            (TO_SUPPORT, _("Support only: information or evidence for the decision")),
-        ],
-        initial=TO_CUSTOMER,
-    )
-    message = message_field(required=True, label=_("Message"))
-    documents = DocumentsField()
-
-
-class QueueFilterForm(forms.Form):
-    q = forms.CharField(
-        label=_("Search by case id, order number or customer email"), required=False, max_length=320
-    )
-    program = forms.ChoiceField(label=_("Program"), required=False)
-    reason = forms.ChoiceField(label=_("Reason"), required=False)
-    state = forms.ChoiceField(label=_("State"), required=False)
-    opened_from = forms.DateField(
-        label=_("Opened from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    opened_to = forms.DateField(
-        label=_("Opened until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name, choices in (("program", Program), ("reason", Reason), ("state", State)):
-            field = self.fields[name]
-            assert isinstance(field, forms.ChoiceField)  # noqa: S101 - declared above
-            field.choices = [("", _("All"))] + [
-                (value, label) for value, label in choices.choices if value != State.OPENED
-            ]

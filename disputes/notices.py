@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from notifications.services import EmailNotice, outbox_enqueue
+from notifications.services import EmailNotice, outbox_enqueue, recipient_key
 
-from .api_webhooks import queue_dispute_webhooks
 from .choices import EventType, Party, Visibility
 from .links import absolute_url_builder, customer_case_urls
 from .models import Dispute, DisputeEvent, MerchantMembership
@@ -63,7 +61,7 @@ _PARTY_NOTICES: dict[str, str] = {
 
 def _audiences(event: DisputeEvent) -> tuple[tuple[Party, str], ...]:
     if event.event_type == EventType.MESSAGE:
-        if event.visibility != "both":
+        if event.visibility != Visibility.BOTH:
             return ()  # for support only: support reads it in its queue
         # A message goes to the other side.
         if event.actor_kind == Party.CUSTOMER:
@@ -78,10 +76,6 @@ def _audiences(event: DisputeEvent) -> tuple[tuple[Party, str], ...]:
         # The customer's "case opened" email already says support handles it.
         return ((Party.MERCHANT, "merchant_escalated"),)
     return _NOTICES.get(event.event_type, ())
-
-
-def _recipient_key(recipient: str) -> str:
-    return hashlib.sha256(recipient.lower().encode()).hexdigest()[:24]
 
 
 def _context(dispute: Dispute, event: DisputeEvent) -> dict[str, Any]:
@@ -160,7 +154,7 @@ def queue_notices(*, events: Sequence[DisputeEvent], now: datetime) -> None:
                 EmailNotice(
                     kind=kind,
                     recipient=recipient,
-                    dedupe_key=f"{kind}:{event.pk}:{_recipient_key(recipient)}",
+                    dedupe_key=f"{kind}:{event.pk}:{recipient_key(recipient)}",
                     language=language,
                     time_zone=merchant.time_zone,
                     dispute_id=dispute.pk,
@@ -169,4 +163,3 @@ def queue_notices(*, events: Sequence[DisputeEvent], now: datetime) -> None:
                 for recipient in recipients
             )
     outbox_enqueue(notices=notices, now=now)
-    queue_dispute_webhooks(events=events, now=now)

@@ -23,6 +23,7 @@ from .choices import (
     Party,
     PaymentState,
     Program,
+    ProtectionAnswer,
     ProtectionStatus,
     ProtectionTier,
     Reason,
@@ -259,6 +260,33 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> Deci
     return rounded
 
 
+# --- Dispute rate -------------------------------------------------------------------------------
+
+# Above this share of disputes to orders, the elevated fee applies (DESIGN.md §5).
+ELEVATED_RATE_THRESHOLD = Decimal("0.015")
+# Merchants are warned once their rate reaches this share of the threshold.
+WARNING_SHARE = Decimal("0.8")
+
+
+def dispute_rate(*, disputes_opened: int, orders_placed: int) -> Decimal | None:
+    """Disputes opened in a period divided by orders placed in it; None when there were no
+    orders (no rate, rather than a division error)."""
+    if orders_placed <= 0:
+        return None
+    return Decimal(disputes_opened) / Decimal(orders_placed)
+
+
+def rate_standing(rate: Decimal | None) -> str:
+    """ "above" the threshold, "warning" when close to it, "ok" otherwise or without a rate."""
+    if rate is None:
+        return "ok"
+    if rate > ELEVATED_RATE_THRESHOLD:
+        return "above"
+    if rate >= ELEVATED_RATE_THRESHOLD * WARNING_SHARE:
+        return "warning"
+    return "ok"
+
+
 # --- The merchant's answer and the customer's reply ----------------------------------------------
 
 
@@ -423,6 +451,12 @@ EXTENSION_DAYS = 30
 EXTENDABLE_TIERS = frozenset({ProtectionTier.PLUS, ProtectionTier.ONE_TIME})
 # "Your protection ends soon" goes out this many days before the end.
 PROTECTION_ENDING_NOTICE_DAYS = 3
+
+
+# The check-in answers that open a case; "all fine" ends the protection, "extend" extends it.
+PROTECTION_ANSWERS_OPENING_A_CASE = frozenset(
+    {ProtectionAnswer.NOT_RECEIVED, ProtectionAnswer.NO_REFUND, ProtectionAnswer.OTHER_REQUEST}
+)
 
 
 def protection_ends_at(placed_at: datetime) -> datetime:

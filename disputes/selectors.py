@@ -5,16 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from django.core import signing
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.functions import TruncMonth
-
-from billing.models import FeeLine
-from billing.policies import dispute_rate, rate_standing
 
 from .choices import OPEN_STATES, EventType, Party, Visibility
 from .identifiers import normalise_public_id
@@ -254,14 +250,6 @@ def attachment_for_merchant(dispute: Dispute, attachment_id: int) -> Attachment 
 # --- Dashboard -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MonthRate:
-    disputes_opened: int
-    orders_placed: int
-    rate: Decimal | None
-    standing: str
-
-
 def month_start(now: datetime, tz: ZoneInfo, months_back: int = 0) -> datetime:
     local = now.astimezone(tz)
     year, month = local.year, local.month - months_back
@@ -292,29 +280,6 @@ def dashboard_due_soon(merchant: Merchant, now: datetime, hours: int = 48) -> li
         .select_related("order")
         .order_by("due_at", "id")[:20]
     )
-
-
-# Fees are billed per calendar month in UTC (billing): the dashboard counts the same month.
-BILLING_TZ = ZoneInfo("UTC")
-
-
-def dashboard_month_rate(merchant: Merchant, now: datetime) -> MonthRate:
-    start = month_start(now, BILLING_TZ)
-    opened = Dispute.objects.filter(merchant=merchant, opened_at__gte=start).count()
-    orders = Order.objects.filter(merchant=merchant, placed_at__gte=start).count()
-    rate = dispute_rate(disputes_opened=opened, orders_placed=orders)
-    return MonthRate(opened, orders, rate, rate_standing(rate))
-
-
-def dashboard_fees_this_month(merchant: Merchant, now: datetime) -> list[tuple[str, Decimal]]:
-    start = month_start(now, BILLING_TZ)
-    rows = (
-        FeeLine.objects.filter(merchant=merchant, incurred_at__gte=start)
-        .values("currency")
-        .annotate(total=Sum("amount"))
-        .order_by("currency")
-    )
-    return [(row["currency"], row["total"]) for row in rows]
 
 
 def dashboard_reasons_by_month(

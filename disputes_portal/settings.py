@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "disputes",
     "notifications",
     "billing",
+    "portal",
     "api",
     "bench",
 ]
@@ -138,6 +139,8 @@ LOGOUT_REDIRECT_URL = "portal:login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
 # Failed logins allowed per client address and email within the window (seconds).
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+# Failed logins allowed per client address within the window, whatever the email.
+LOGIN_FAILURE_ADDRESS_LIMIT = env.int("LOGIN_FAILURE_ADDRESS_LIMIT", default=20)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
 
 # --- Languages and time --------------------------------------------------------------------------
@@ -210,7 +213,6 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 
@@ -265,6 +267,8 @@ PUBLIC_FORM_RATE_LIMIT = env.int("PUBLIC_FORM_RATE_LIMIT", default=20)  # posts 
 PUBLIC_FORM_RATE_WINDOW = env.int("PUBLIC_FORM_RATE_WINDOW", default=600)  # seconds
 API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=120)  # requests per key and window
 API_RATE_WINDOW = env.int("API_RATE_WINDOW", default=60)  # seconds
+# Webhook endpoints on private or loopback addresses (tests, closed networks); refused otherwise.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 
 # --- Domain settings -----------------------------------------------------------------------------
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)

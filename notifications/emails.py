@@ -1,33 +1,35 @@
-"""Render one email: templates/emails/<kind>/{subject.txt, body.txt} in the reader's language.
+"""Emails: templates/emails/<kind>/{subject.txt, body.txt} rendered in the reader's language.
 
-The context is stored as JSON in the outbox (codes, ISO timestamps, decimal strings); here it
-is turned into what a reader sees — labels, dates in their time zone, money in their locale —
-so templates only place ready values inside translatable sentences. The HTML part is the text
-body set in the shared layout (emails/layout.html), so the two parts never say different things.
+The context is stored as JSON in the outbox. Apps register context processors that turn its
+codes, timestamps and amounts into what a reader sees (`register_context_processor`, from their
+`AppConfig.ready()`); the outbox itself knows nothing of them. The HTML part is the text body
+set in the shared layout (emails/layout.html), so the two parts never say different things.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import models
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.utils import formats, timezone, translation
-from django.utils.dateparse import parse_datetime
+from django.utils import timezone, translation
 
-from disputes.choices import Outcome, Program, Reason, RefundOffer, State
-from disputes.policies import deadline_for_display, minor_units
+from .models import OutboxMessage
+from .policies import gives_up, retry_delay
 
-_LABELS: dict[str, type[models.TextChoices]] = {
-    "program": Program,
-    "reason": Reason,
-    "outcome": Outcome,
-    "refund_offer": RefundOffer,
-    "state": State,
-}
+ContextProcessor = Callable[[dict[str, Any], str], dict[str, Any]]
+_CONTEXT_PROCESSORS: list[ContextProcessor] = []
+
+
+def register_context_processor(processor: ContextProcessor) -> None:
+    """`processor(context, time_zone)` returns the context with values added for display."""
+    if processor not in _CONTEXT_PROCESSORS:
+        _CONTEXT_PROCESSORS.append(processor)
 
 
 @dataclass(frozen=True)
@@ -37,41 +39,11 @@ class RenderedEmail:
     html: str
 
 
-def _money(value: object, currency: str) -> str | None:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    places = minor_units(currency) if currency else 2
-    shown = formats.number_format(amount, places, use_l10n=True, force_grouping=True)
-    return f"{shown} {currency}"
-
-
 def display_context(context: dict[str, Any], time_zone: str) -> dict[str, Any]:
-    """Add `<key>_display`/`<key>_date` for timestamps and money, `<key>_label` for codes.
-
-    Call inside translation.override so labels and formats follow the reader's language.
-    """
-    currency = context.get("currency", "")
-    shown: dict[str, Any] = dict(context)
-    for key, value in context.items():
-        if value in (None, ""):
-            continue
-        if key.endswith("_at"):
-            moment = parse_datetime(value) if isinstance(value, str) else None
-            if moment is not None:
-                local = deadline_for_display(moment, time_zone)
-                shown[key] = local
-                shown[f"{key}_display"] = formats.date_format(local, "DATETIME_FORMAT")
-                shown[f"{key}_date"] = formats.date_format(local, "DATE_FORMAT")
-        elif key.endswith("amount"):
-            shown[f"{key}_display"] = _money(value, currency)
-        elif key in _LABELS:
-            choices = _LABELS[key]
-            shown[f"{key}_label"] = str(choices(value).label) if value in choices.values else value
-    fee = (context.get("event") or {}).get("fee")
-    if fee:
-        shown["fee_display"] = _money(fee, currency)
+    """The context after every registered processor (call inside translation.override)."""
+    shown = dict(context)
+    for processor in _CONTEXT_PROCESSORS:
+        shown = processor(shown, time_zone)
     return shown
 
 
@@ -92,3 +64,25 @@ def render_email(
             },
         )
     return RenderedEmail(subject=" ".join(subject.split()), text=text, html=html)
+
+
+def send_email(message: OutboxMessage) -> None:
+    """The email channel's sender: one SMTP (or file backend) delivery; raises on failure."""
+    rendered = render_email(
+        message.kind, message.context, language=message.language, time_zone=message.time_zone
+    )
+    email = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[message.recipient],
+        headers={"X-Outbox-Id": str(message.pk)},
+    )
+    email.attach_alternative(rendered.html, "text/html")
+    email.send(fail_silently=False)
+
+
+def email_next_attempt_at(
+    message: OutboxMessage, error: Exception, now: datetime
+) -> datetime | None:
+    return None if gives_up(message.attempts) else now + retry_delay(message.attempts)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
-from .emails import render_email
 from .models import Channel, DeliveryStatus, OutboxMessage
 from .outbox import NewMessage, insert_new
-from .policies import gives_up, retry_delay, webhook_next_attempt_at
+from .registry import sender_for
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +30,17 @@ class EmailNotice:
     context: dict[str, Any] = field(default_factory=dict)
 
 
+def recipient_key(recipient: str) -> str:
+    """The part of a dedupe key that names a recipient, without writing their address into it."""
+    return hashlib.sha256(recipient.lower().encode()).hexdigest()[:24]
+
+
 def outbox_enqueue(*, notices: Sequence[EmailNotice], now: datetime) -> None:
     """Write the notices in the current transaction; ask a worker to send them after commit.
 
     A notice whose dedupe key exists already is skipped, so a retried job queues nothing twice.
     """
-    if not notices:
-        return
-    insert_new(
+    outbox_write(
         [
             NewMessage(
                 dedupe_key=notice.dedupe_key,
@@ -55,10 +56,18 @@ def outbox_enqueue(*, notices: Sequence[EmailNotice], now: datetime) -> None:
         ],
         now=now,
     )
-    transaction.on_commit(_request_delivery)
 
 
-def _request_delivery() -> None:
+def outbox_write(messages: Sequence[NewMessage], *, now: datetime) -> None:
+    """Write messages of any channel in the current transaction (those whose dedupe key is
+    there already are skipped); a worker is asked to deliver them after commit."""
+    if not messages:
+        return
+    insert_new(messages, now=now)
+    transaction.on_commit(request_delivery)
+
+
+def request_delivery() -> None:
     # A broker outage must not fail the user's request: the rows are committed and the
     # periodic delivery job sends them when the broker is back.
     from .tasks import deliver_outbox
@@ -143,38 +152,14 @@ def outbox_retry(*, message_ids: Sequence[int], now: datetime | None = None) -> 
         status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, last_error=""
     )
     if count:
-        transaction.on_commit(_request_delivery)
+        transaction.on_commit(request_delivery)
     return count
 
 
 def _next_attempt_at(message: OutboxMessage, error: Exception, *, now: datetime) -> datetime | None:
-    """When to try a failed message again; None when the channel's policy gives up."""
-    if message.channel == Channel.WEBHOOK:
-        if getattr(error, "permanent", False):
-            return None
-        return webhook_next_attempt_at(
-            first_queued_at=message.created_at, attempts=message.attempts, now=now
-        )
-    return None if gives_up(message.attempts) else now + retry_delay(message.attempts)
+    """When to try a failed message again; None when the channel's sender gives up."""
+    return sender_for(message.channel).next_attempt_at(message, error, now)
 
 
 def _send(message: OutboxMessage) -> None:
-    if message.channel == Channel.WEBHOOK:
-        from .webhooks import webhook_deliver
-
-        webhook_deliver(message, now=timezone.now())
-        return
-    if message.channel != Channel.EMAIL:
-        raise ValueError(f"No sender for channel {message.channel}")
-    rendered = render_email(
-        message.kind, message.context, language=message.language, time_zone=message.time_zone
-    )
-    email = EmailMultiAlternatives(
-        subject=rendered.subject,
-        body=rendered.text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[message.recipient],
-        headers={"X-Outbox-Id": str(message.pk)},
-    )
-    email.attach_alternative(rendered.html, "text/html")
-    email.send(fail_silently=False)
+    sender_for(message.channel).send(message)

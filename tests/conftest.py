@@ -24,7 +24,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (row locks, SKIP LOCKED); set DATABASE_URL")
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL (row locks, SKIP LOCKED, one-statement inserts); set DATABASE_URL"
+    )
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)

@@ -10,12 +10,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -24,14 +24,21 @@ from disputes_portal.ratelimit import rate_limited
 
 from .. import selectors, services
 from ..actors import Actor
-from ..choices import OPEN_STATES, Program, RefundOffer, State
+from ..choices import (
+    OPEN_STATES,
+    Party,
+    Program,
+    ProtectionAnswer,
+    ProtectionTier,
+    RefundOffer,
+    State,
+)
 from ..errors import DisputeAlreadyOpen, DomainError
 from ..forms import (
     CustomerReplyForm,
     FindOrderForm,
     MessageForm,
     PaymentDisputeForm,
-    ProtectionAnswer,
     ProtectionFeedbackForm,
     ReturnShippedForm,
     WithdrawForm,
@@ -49,6 +56,8 @@ from ..policies import (
     check_program_eligibility,
     customer_replies_for,
 )
+from .actions import FormAction
+from .documents import document_response
 
 VERIFIED_ORDER = "customer.verified_order"
 OPENED_CASE = "customer.opened_case"
@@ -117,7 +126,7 @@ class StartView(VerifiedOrderMixin, View):
         payment_refusal = _eligibility_error(order, Program.PAYMENT_DISPUTE, now)
         protection_refusal = (
             _eligibility_error(order, Program.BUYER_PROTECTION, now)
-            if order.protection_tier != "none"
+            if order.protection_tier != ProtectionTier.NONE
             else None
         )
         return render(
@@ -126,7 +135,7 @@ class StartView(VerifiedOrderMixin, View):
             {
                 "order": order,
                 "payment_refusal": payment_refusal,
-                "has_protection": order.protection_tier != "none",
+                "has_protection": order.protection_tier != ProtectionTier.NONE,
                 "protection_refusal": protection_refusal,
             },
         )
@@ -257,7 +266,7 @@ def protection_link(request: HttpRequest, token: str) -> HttpResponse:
     request.session[VERIFIED_ORDER] = order.pk
     answer = request.GET.get("answer", "")
     target = reverse("disputes:protection")
-    if answer in dict(ProtectionAnswer.CHOICES):
+    if answer in ProtectionAnswer.values:
         target += f"?answer={answer}"
     return redirect(target)
 
@@ -307,7 +316,7 @@ def _case_context(dispute: Dispute, token: str, **forms: Any) -> dict[str, Any]:
         "is_partial_offer": partial and dispute.refund_offer != RefundOffer.NONE,
         "reply_choices": customer_replies_for(dispute.refund_offer, partial=partial),
         "information_asked": dispute.state == State.INFO_REQUESTED
-        and dispute.information_requested_from == "customer",
+        and dispute.information_requested_from == Party.CUSTOMER,
     }
     if can_reply:
         context["reply_form"] = forms.get("reply_form") or CustomerReplyForm(
@@ -338,9 +347,63 @@ class CaseView(View):
         return render(request, self.template_name, _case_context(found, token))
 
 
+def _reply(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
+    services.dispute_customer_reply(
+        dispute=dispute,
+        actor=actor,
+        reply=data["reply"],
+        message=data["message"],
+        documents=data["documents"],
+    )
+
+
+def _message(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
+    services.dispute_add_message(
+        dispute=dispute, actor=actor, message=data["message"], documents=data["documents"]
+    )
+
+
+def _return_shipped(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
+    services.dispute_mark_return_shipped(dispute=dispute, actor=actor, message=data["message"])
+
+
+def _withdraw(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
+    services.dispute_withdraw(dispute=dispute, actor=actor, message=data["message"])
+
+
+def _reply_form(dispute: Dispute, data: Any, files: Any) -> CustomerReplyForm:
+    partial = (dispute.refund_offer_amount or 0) < dispute.disputed_amount
+    return CustomerReplyForm(data, files, offer=dispute.refund_offer, partial=partial)
+
+
+CASE_ACTIONS: dict[str, FormAction] = {
+    "reply": FormAction(
+        "reply_form", _reply_form, _reply, gettext_noop("Thank you, your answer is saved.")
+    ),
+    "message": FormAction(
+        "message_form",
+        lambda dispute, data, files: MessageForm(data, files),
+        _message,
+        gettext_noop("Your message is sent."),
+    ),
+    "return-shipped": FormAction(
+        "return_form",
+        lambda dispute, data, files: ReturnShippedForm(data),
+        _return_shipped,
+        gettext_noop("Thank you. We told the shop the goods are coming."),
+    ),
+    "withdraw": FormAction(
+        "withdraw_form",
+        lambda dispute, data, files: WithdrawForm(data),
+        _withdraw,
+        gettext_noop("Your case is withdrawn."),
+    ),
+}
+
+
 @method_decorator([never_cache, _public_form_limit()], name="dispatch")
 class CaseActionView(View):
-    """POST endpoints of the case page: reply to the offer, send a message, withdraw."""
+    """POST endpoints of the case page, one per entry of CASE_ACTIONS."""
 
     action = ""
 
@@ -350,54 +413,19 @@ class CaseActionView(View):
             return found
         dispute = found
         actor = Actor.customer(dispute.order.customer_email)
-        partial = (dispute.refund_offer_amount or 0) < dispute.disputed_amount
-        form: Any
-        if self.action == "reply":
-            form = CustomerReplyForm(
-                request.POST, request.FILES, offer=dispute.refund_offer, partial=partial
-            )
-            form_key, done = "reply_form", _("Thank you, your answer is saved.")
-        elif self.action == "message":
-            form = MessageForm(request.POST, request.FILES)
-            form_key, done = "message_form", _("Your message is sent.")
-        elif self.action == "return-shipped":
-            form = ReturnShippedForm(request.POST)
-            form_key, done = "return_form", _("Thank you. We told the shop the goods are coming.")
-        else:
-            form = WithdrawForm(request.POST)
-            form_key, done = "withdraw_form", _("Your case is withdrawn.")
+        case_action = CASE_ACTIONS[self.action]
+        form = case_action.make_form(dispute, request.POST, request.FILES)
         if form.is_valid():
             try:
-                self._apply(dispute, actor, form.cleaned_data)
+                case_action.apply(dispute, actor, form.cleaned_data)
             except DomainError as error:
                 _add_domain_error(form, error)
             else:
-                messages.success(request, done)
+                messages.success(request, _(case_action.done))
                 return redirect(reverse("disputes:customer-case", kwargs={"token": token}))
         dispute.refresh_from_db()
-        return render(
-            request, "customer/case.html", _case_context(dispute, token, **{form_key: form})
-        )
-
-    def _apply(self, dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
-        if self.action == "reply":
-            services.dispute_customer_reply(
-                dispute=dispute,
-                actor=actor,
-                reply=data["reply"],
-                message=data["message"],
-                documents=data["documents"],
-            )
-        elif self.action == "message":
-            services.dispute_add_message(
-                dispute=dispute, actor=actor, message=data["message"], documents=data["documents"]
-            )
-        elif self.action == "return-shipped":
-            services.dispute_mark_return_shipped(
-                dispute=dispute, actor=actor, message=data["message"]
-            )
-        else:
-            services.dispute_withdraw(dispute=dispute, actor=actor, message=data["message"])
+        context = _case_context(dispute, token, **{case_action.form_key: form})
+        return render(request, "customer/case.html", context)
 
 
 @never_cache
@@ -408,15 +436,7 @@ def customer_document(request: HttpRequest, token: str, attachment_id: int) -> H
     attachment = selectors.attachment_for_customer(found, attachment_id)
     if attachment is None:
         raise Http404
-    response = FileResponse(
-        attachment.file.open("rb"),
-        content_type=attachment.content_type,
-        as_attachment=False,
-        filename=attachment.original_name,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
-    return response
+    return document_response(attachment)
 
 
 @method_decorator(_public_form_limit(), name="dispatch")

@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from disputes.api_keys import api_key_create
+from api.keys import api_key_create
 from tests.factories import MerchantFactory
 
 

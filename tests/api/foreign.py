@@ -6,9 +6,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from api.keys import api_key_create
 from api.models import WebhookEndpoint
-from disputes.api_keys import api_key_create
-from notifications.webhooks import queue_webhook
+from api.webhooks.delivery import queue_webhook
 
 
 def api_key_args(objects: dict[str, Any]) -> list[int]:

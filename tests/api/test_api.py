@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from api.keys import api_key_create, api_key_revoke, hash_key
 from api.models import ApiKey, ApiUpload, IdempotencyRecord
-from disputes.api_keys import api_key_create, api_key_revoke, hash_key
 from disputes.choices import EventType, Program, Reason, State, Visibility
 from disputes.models import Dispute, DisputeEvent, PlatformPartner
 from disputes.uploads import MAX_FILE_SIZE

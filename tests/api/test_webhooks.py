@@ -19,16 +19,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from api.models import WebhookAttempt, WebhookEndpoint
+from api.webhooks.delivery import queue_webhook
+from api.webhooks.endpoints import webhook_endpoint_create, webhook_endpoint_rotate_secret
+from api.webhooks.policies import webhook_next_attempt_at, webhook_retry_delay
 from disputes import services
 from disputes.choices import MemberRole
 from notifications.models import DeliveryStatus, OutboxMessage
-from notifications.policies import webhook_next_attempt_at, webhook_retry_delay
 from notifications.services import outbox_deliver_due
-from notifications.webhooks import (
-    queue_webhook,
-    webhook_endpoint_create,
-    webhook_endpoint_rotate_secret,
-)
 from tests.factories import MembershipFactory, customer_actor, open_dispute
 
 

@@ -15,10 +15,10 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from api.keys import api_key_create
 from bench import floor_wsgi
 from bench.api_load import api_list_figures, captured_sql, comparable, database_url, floor_sql
 from disputes import services
-from disputes.api_keys import api_key_create
 from disputes.choices import Program
 from tests.factories import MerchantFactory, customer_actor, open_dispute
 

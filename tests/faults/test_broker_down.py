@@ -16,11 +16,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from api.webhooks.endpoints import webhook_endpoint_create
 from disputes.choices import EventType, Reason, State
 from disputes.models import Dispute, DisputeEvent
 from disputes_portal.celery import app as celery_app
 from notifications.models import Channel, DeliveryStatus, OutboxMessage
-from notifications.webhooks import webhook_endpoint_create
 from tests.factories import MembershipFactory, MerchantFactory, OrderFactory
 from tests.faults.helpers import (
     celery_pointed_at,

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import re
+import smtplib
 from urllib.parse import urlparse
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 
 from disputes.choices import MemberRole
 from disputes.memberships import membership_remove
 from disputes.models import MerchantMembership
-from disputes.views.portal_account import INVALID_LOGIN, NOTIFY_FIELDS
-from disputes.views.portal_base import ACTIVE_MERCHANT
+from notifications.models import DeliveryStatus, OutboxMessage
+from notifications.services import outbox_deliver_due
+from portal.base import ACTIVE_MERCHANT
+from portal.forms import INVALID_LOGIN, NOTIFY_FIELDS
 from tests.factories import MembershipFactory, MerchantFactory, UserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.portal.urls")]
+pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a brand new long passphrase 42"
@@ -163,6 +167,15 @@ def test_throttle_limits_come_from_settings(client, owner, settings):
     assert 0 < int(response["Retry-After"]) <= 60
 
 
+def test_the_per_address_limit_comes_from_settings(client, owner, settings):
+    settings.LOGIN_FAILURE_ADDRESS_LIMIT = 3
+
+    for attempt in range(3):
+        assert sign_in(client, f"guess{attempt}@shop.example", "guess").status_code == 200
+
+    assert sign_in(client, "owner@shop.example").status_code == 429
+
+
 def test_a_form_without_a_password_is_not_a_failed_sign_in(client, owner):
     for _attempt in range(8):
         response = client.post(reverse("portal:login"), {"username": "owner@shop.example"})
@@ -196,8 +209,11 @@ def test_sign_out_by_post_ends_the_session_and_shows_the_login_page(client, owne
 # --- Password reset ------------------------------------------------------------------------------
 
 
-def test_password_reset_emails_a_link_that_sets_a_new_password(client, owner, mailoutbox):
-    response = client.post(reverse("portal:password-reset"), {"email": "owner@shop.example"})
+def test_password_reset_emails_a_link_that_sets_a_new_password(
+    client, owner, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("portal:password-reset"), {"email": "owner@shop.example"})
 
     assert response.status_code == 302
     assert response.url == reverse("portal:password-reset-done")
@@ -225,10 +241,11 @@ def test_password_reset_emails_a_link_that_sets_a_new_password(client, owner, ma
 
 
 def test_password_reset_for_an_unknown_address_says_the_same_and_sends_nothing(
-    client, owner, mailoutbox
+    client, owner, mailoutbox, django_capture_on_commit_callbacks
 ):
-    known = client.post(reverse("portal:password-reset"), {"email": "owner@shop.example"})
-    unknown = client.post(reverse("portal:password-reset"), {"email": "nobody@shop.example"})
+    with django_capture_on_commit_callbacks(execute=True):
+        known = client.post(reverse("portal:password-reset"), {"email": "owner@shop.example"})
+        unknown = client.post(reverse("portal:password-reset"), {"email": "nobody@shop.example"})
 
     assert unknown.status_code == known.status_code == 302
     assert unknown.url == known.url == reverse("portal:password-reset-done")
@@ -329,12 +346,15 @@ def test_owner_adds_a_new_member_who_gets_an_email_to_choose_a_password(
     assert sign_in(client, "new.person@shop.example", NEW_PASSWORD).status_code == 302
 
 
-def test_invited_member_who_lost_the_email_can_ask_for_a_new_link(client, owner, mailoutbox):
+def test_invited_member_who_lost_the_email_can_ask_for_a_new_link(
+    client, owner, mailoutbox, django_capture_on_commit_callbacks
+):
     invited = UserFactory(username="invited@shop.example")
     invited.set_unusable_password()
     invited.save()
 
-    client.post(reverse("portal:password-reset"), {"email": "invited@shop.example"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("portal:password-reset"), {"email": "invited@shop.example"})
 
     assert [message.to for message in mailoutbox] == [["invited@shop.example"]]
 
@@ -463,3 +483,44 @@ def test_switching_to_a_shop_one_does_not_belong_to_is_not_found(client, owner):
     assert client.post(reverse("portal:switch-merchant", args=["no-such-shop"])).status_code == 404
     assert ACTIVE_MERCHANT not in client.session
     assert client.get(reverse("portal:switch-merchant", args=[foreign.slug])).status_code == 405
+
+
+# --- Password emails go through the outbox --------------------------------------------------------
+
+
+def test_the_outbox_keeps_no_password_token_only_whose_link_to_make(client, owner, mailoutbox):
+    client.post(reverse("portal:password-reset"), {"email": "owner@shop.example"})
+
+    queued = OutboxMessage.objects.get(kind="merchant_password_reset")
+    assert queued.recipient == "owner@shop.example"
+    assert queued.context["password_user_id"] == owner.user_id
+    assert "password-reset/" not in str(queued.context)  # the link is made when it is sent
+    assert mailoutbox == []  # nothing is sent inside the request's transaction
+
+    outbox_deliver_due()
+
+    assert LINK.search(mailoutbox[0].body)
+
+
+def test_an_invitation_that_smtp_refuses_is_sent_on_the_next_attempt(
+    client, owner, mailoutbox, monkeypatch
+):
+    def refuse(self, fail_silently=False):
+        raise smtplib.SMTPServerDisconnected("down")
+
+    client.force_login(owner.user)
+    monkeypatch.setattr(EmailMultiAlternatives, "send", refuse)
+
+    response = client.post(reverse("portal:team"), {"email": "late@shop.example", "role": "agent"})
+    assert "We sent them an email to choose a password" in client.get(response.url).text
+    report = outbox_deliver_due()
+    assert report.retried == 1
+    queued = OutboxMessage.objects.get(kind="merchant_invitation")
+    assert queued.status == DeliveryStatus.PENDING
+    assert "SMTPServerDisconnected" in queued.last_error
+
+    monkeypatch.undo()
+    outbox_deliver_due(now=queued.next_attempt_at)
+
+    assert [message.to for message in mailoutbox] == [["late@shop.example"]]
+    assert LINK.search(mailoutbox[0].body)

@@ -12,10 +12,10 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from disputes import services, staff_figures
+from disputes import reports, services
 from disputes.choices import Program, Reason, State
 from disputes.models import Dispute, Merchant
-from disputes.staff_figures import (
+from disputes.reports import (
     RefundCause,
     complaints_per_million,
     escalation_rate,
@@ -265,7 +265,7 @@ def test_merchants_above_threshold_are_limited_and_counted_per_period(monkeypatc
     merchant_with(10, 1, name="A", placed_at=at(2, 3))
     merchant_with(10, 2, name="B", placed_at=at(2, 3))
     merchant_with(10, 3, name="C", placed_at=at(2, 3))
-    monkeypatch.setattr(staff_figures, "MERCHANT_ROWS_LIMIT", 2)
+    monkeypatch.setattr(reports, "MERCHANT_ROWS_LIMIT", 2)
 
     february = merchants_above_threshold(start=at(2, 1, 0), end=at(3, 1, 0), now=NOW)
     march = merchants_above_threshold(start=at(3, 1, 0), end=at(4, 1, 0), now=NOW)
@@ -318,7 +318,8 @@ def test_each_figure_costs_the_same_queries_however_much_data():
 
 # --- The admin page ------------------------------------------------------------------------------
 
-URL = "/support-figures/"
+# The real page, as the case list links it: the Dispute admin adds it to its URLs.
+URL = "/admin/disputes/dispute/figures/"
 
 
 @pytest.fixture
@@ -327,7 +328,6 @@ def frozen_now():
         yield NOW
 
 
-@pytest.mark.urls("tests.support.urls")
 def test_a_superuser_sees_the_figures(client, django_user_model, frozen_now):
     merchant_with(10, 2, name="Busy Shop", placed_at=at(3, 2))
     merchant_with(100, 1, name="Calm Shop", placed_at=at(3, 2))
@@ -352,7 +352,6 @@ def test_a_superuser_sees_the_figures(client, django_user_model, frozen_now):
     assert page.index("<td>March 2026</td>") < page.index("<td>April 2025</td>")
 
 
-@pytest.mark.urls("tests.support.urls")
 def test_support_staff_with_the_view_permission_see_the_figures(client, frozen_now):
     user = UserFactory(is_staff=True)
     user.groups.add(Group.objects.get(name="read only"))
@@ -361,14 +360,12 @@ def test_support_staff_with_the_view_permission_see_the_figures(client, frozen_n
     assert client.get(URL).status_code == 200
 
 
-@pytest.mark.urls("tests.support.urls")
 def test_staff_without_the_view_permission_are_refused(client):
     client.force_login(UserFactory(is_staff=True))
 
     assert client.get(URL).status_code == 403
 
 
-@pytest.mark.urls("tests.support.urls")
 def test_anonymous_visitors_are_sent_to_the_admin_login(client):
     response = client.get(URL)
 
@@ -376,7 +373,6 @@ def test_anonymous_visitors_are_sent_to_the_admin_login(client):
     assert response["Location"].startswith("/admin/login/")
 
 
-@pytest.mark.urls("tests.support.urls")
 def test_the_page_costs_the_same_queries_however_much_data(client, django_user_model, frozen_now):
     client.force_login(
         django_user_model.objects.create_superuser(

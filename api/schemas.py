@@ -1,0 +1,261 @@
+"""The API's request and response shapes (version 1), and the functions that fill them.
+
+Amounts are strings with their currency (no float rounding); times are ISO 8601 in UTC.
+Webhook payloads use the same shapes, so a case looks the same whichever way it arrives.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, get_args
+
+from ninja import Schema
+from pydantic import AfterValidator, Field
+
+from billing.models import Statement, StatementLine
+from disputes.choices import ActorKind, RefundOffer, Visibility
+from disputes.models import Attachment, Dispute, DisputeEvent
+from disputes.uploads import MAX_FILES
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(UTC) if moment else None
+
+
+class Money(Schema):
+    value: str = Field(examples=["12.50"])
+    currency: str = Field(examples=["EUR"])
+
+
+def money(value: Decimal | None, currency: str) -> Money | None:
+    # Built without validation: both values are strings by construction (see `dispute_out`).
+    return None if value is None else Money.model_construct(value=f"{value:.2f}", currency=currency)
+
+
+class ErrorDetail(Schema):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(Schema):
+    error: ErrorDetail
+
+
+class OrderOut(Schema):
+    number: str
+    placed_at: datetime
+    amount: Money
+    customer_email: str
+
+
+class DisputeOut(Schema):
+    id: str = Field(examples=["DP-7K2M-Q9XD-4HTA"])
+    program: str
+    reason: str
+    state: str
+    outcome: str | None
+    next_actor: str | None
+    due_at: datetime | None
+    order: OrderOut
+    order_amount: Money
+    disputed_amount: Money
+    refund_offer: str | None
+    refund_offer_amount: Money | None
+    settled_amount: Money | None
+    customer_message: str
+    decision_reason: str
+    opened_at: datetime
+    escalated_at: datetime | None
+    closed_at: datetime | None
+    updated_at: datetime
+
+
+def dispute_out(dispute: Dispute) -> DisputeOut:
+    # Built without validation: every value is already of its field's type (the database's
+    # constraints and the code above make it so), and ninja's validation of these models reads
+    # each field through a Python attribute getter, which cost most of a list page's time.
+    order = dispute.order
+    currency = dispute.currency
+    return DisputeOut.model_construct(
+        id=dispute.public_id,
+        program=dispute.program,
+        reason=dispute.reason,
+        state=dispute.state,
+        outcome=dispute.outcome or None,
+        next_actor=dispute.next_actor or None,
+        due_at=utc(dispute.due_at),
+        order=OrderOut.model_construct(
+            number=order.order_number,
+            placed_at=utc(order.placed_at),
+            amount=money(order.amount, order.currency),
+            customer_email=order.customer_email,
+        ),
+        order_amount=money(dispute.order_amount, currency),
+        disputed_amount=money(dispute.disputed_amount, currency),
+        refund_offer=dispute.refund_offer or None,
+        refund_offer_amount=money(dispute.refund_offer_amount, currency),
+        settled_amount=money(dispute.settled_amount, currency),
+        customer_message=dispute.customer_message,
+        decision_reason=dispute.decision_reason,
+        opened_at=utc(dispute.opened_at),
+        escalated_at=utc(dispute.escalated_at),
+        closed_at=utc(dispute.closed_at),
+        updated_at=utc(dispute.updated_at),
+    )
+
+
+def dispute_payload(dispute: Dispute) -> dict[str, Any]:
+    """The case as JSON-safe data, for webhook bodies."""
+    return dispute_out(dispute).model_dump(mode="json")
+
+
+class DisputeListOut(Schema):
+    data: list[DisputeOut]
+    next_cursor: str | None
+
+
+class AttachmentOut(Schema):
+    id: int
+    name: str
+    content_type: str
+    size: int
+
+
+class EventOut(Schema):
+    id: int
+    type: str
+    actor: str
+    message: str
+    for_support: bool = Field(description="Only the merchant and support see this entry.")
+    data: dict[str, Any]
+    attachments: list[AttachmentOut]
+    created_at: datetime
+
+
+_ACTOR_NAMES = {ActorKind.STAFF: "support"}
+
+
+def event_out(event: DisputeEvent, *, with_attachments: bool = True) -> EventOut:
+    attachments: list[Attachment] = list(event.attachments.all()) if with_attachments else []
+    # Built without validation, as `dispute_out`: the values are of their fields' types already.
+    return EventOut.model_construct(
+        id=event.pk,
+        type=event.event_type,
+        actor=_ACTOR_NAMES.get(ActorKind(event.actor_kind), event.actor_kind),
+        message=event.message,
+        for_support=event.visibility == Visibility.MERCHANT,
+        data=event.data,
+        attachments=[
+            AttachmentOut.model_construct(
+                id=a.pk, name=a.original_name, content_type=a.content_type, size=a.size
+            )
+            for a in attachments
+        ],
+        created_at=utc(event.created_at),
+    )
+
+
+class EventListOut(Schema):
+    data: list[EventOut]
+
+
+def _no_nul(value: str) -> str:
+    # The database cannot store NUL characters, and no person types them.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+FileId = Annotated[str, Field(pattern=r"^file_[0-9a-f]{32}$")]
+
+
+# The published schema spells the offers out as an inline enum: they are RefundOffer's values.
+RefundChoice = Literal["full", "partial", "after_return", "none"]
+assert set(get_args(RefundChoice)) == set(RefundOffer.values)  # noqa: S101 - one list of offers
+
+
+class RespondIn(Schema):
+    refund: RefundChoice
+    amount: Text | None = Field(
+        None, max_length=32, examples=["12.50"], description="Required for a partial refund."
+    )
+    message: Text = Field(min_length=1, max_length=10000)
+    files: list[FileId] = Field(default_factory=list, max_length=MAX_FILES)
+
+
+class AcceptIn(Schema):
+    message: Text = Field("", max_length=10000)
+
+
+class MessageIn(Schema):
+    message: Text = Field(min_length=1, max_length=10000)
+    files: list[FileId] = Field(default_factory=list, max_length=MAX_FILES)
+
+
+class FileOut(Schema):
+    id: str = Field(examples=["file_3f9a0c1d2e4b5a6c7d8e9f0a1b2c3d4e"])
+    name: str
+    content_type: str
+    size: int
+
+
+class StatementLineOut(Schema):
+    kind: str
+    case_id: str | None
+    amount: Money
+    waived_amount: Money
+    waiver: str | None
+
+
+class StatementOut(Schema):
+    id: int
+    period_start: date
+    currency: str
+    total: Money
+    disputes_opened: int
+    orders_placed: int
+    issued_at: datetime | None
+
+
+class StatementDetailOut(StatementOut):
+    lines: list[StatementLineOut]
+
+
+class StatementListOut(Schema):
+    data: list[StatementOut]
+
+
+def _statement_fields(statement: Statement) -> dict[str, Any]:
+    return {
+        "id": statement.pk,
+        "period_start": statement.period_start,
+        "currency": statement.currency,
+        "total": money(statement.total, statement.currency),
+        "disputes_opened": statement.disputes_opened,
+        "orders_placed": statement.orders_placed,
+        "issued_at": utc(statement.issued_at),
+    }
+
+
+def statement_out(statement: Statement) -> StatementOut:
+    return StatementOut(**_statement_fields(statement))
+
+
+def statement_detail_out(statement: Statement) -> StatementDetailOut:
+    lines: list[StatementLine] = list(statement.lines.all())
+    return StatementDetailOut(
+        **_statement_fields(statement),
+        lines=[
+            StatementLineOut(
+                kind=line.kind,
+                case_id=line.dispute.public_id if line.dispute else None,
+                amount=money(line.amount, statement.currency),  # type: ignore[arg-type]
+                waived_amount=money(line.waived_amount, statement.currency),  # type: ignore[arg-type]
+                waiver=line.waiver or None,
+            )
+            for line in lines
+        ],
+    )

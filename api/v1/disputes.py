@@ -1,0 +1,175 @@
+"""/disputes: the merchant's cases, their timelines, and the merchant's answers."""
+
+# No `from __future__ import annotations`: django-ninja reads the operations' annotations.
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from pydantic import Field, field_validator
+
+from disputes import selectors, services
+from disputes.choices import Program, Reason, State
+from disputes.errors import DisputeNotFound
+from disputes.models import Dispute
+
+from ..idempotency import idempotent
+from ..schemas import (
+    AcceptIn,
+    DisputeListOut,
+    DisputeOut,
+    EventListOut,
+    MessageIn,
+    RespondIn,
+    dispute_out,
+    event_out,
+)
+from ..selectors import DisputeListFilters, dispute_list_for_merchant
+from ..uploads import api_uploads_for, api_uploads_used
+from .auth import request_actor, request_merchant
+from .common import ERRORS, DisputeId
+from .errors import domain_error_body
+
+router = Router(tags=["disputes"])
+
+
+def _dispute(request: HttpRequest, dispute_id: str) -> Dispute:
+    dispute = selectors.dispute_for_merchant(request_merchant(request), dispute_id)
+    if dispute is None:
+        raise DisputeNotFound(field="dispute_id")
+    return dispute
+
+
+def _case(dispute: Dispute) -> tuple[int, dict[str, Any]]:
+    return 200, dispute_out(dispute).model_dump(mode="json")
+
+
+class DisputeListQuery(Schema):
+    state: State | None = None
+    program: Program | None = None
+    reason: Reason | None = None
+    due_before: datetime | None = Field(None, description="Cases whose deadline is before this.")
+    updated_since: datetime | None = Field(None, description="Cases changed at or after this.")
+
+    @field_validator("due_before", "updated_since")
+    @classmethod
+    def _in_utc(cls, moment: datetime | None) -> datetime | None:
+        # Stored and compared in UTC; a time without an offset is taken to be UTC.
+        if moment is None:
+            return None
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range") from None
+
+    cursor: str | None = Field(
+        None, max_length=500, description="`next_cursor` of the previous page."
+    )
+    limit: int = Field(25, ge=1, le=100)
+
+
+@router.get("", response={200: DisputeListOut, **ERRORS}, url_name="disputes")
+def list_disputes(request: HttpRequest, query: Query[DisputeListQuery]) -> Any:
+    """The merchant's cases, newest first, a page at a time."""
+    page = dispute_list_for_merchant(
+        request_merchant(request),
+        DisputeListFilters(
+            state=query.state or "",
+            program=query.program or "",
+            reason=query.reason or "",
+            due_before=query.due_before,
+            updated_since=query.updated_since,
+        ),
+        cursor=query.cursor,
+        limit=query.limit,
+    )
+    # A DisputeListOut, not a dict: ninja then serialises it as is instead of validating it again.
+    return DisputeListOut.model_construct(
+        data=[dispute_out(row) for row in page.rows], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{dispute_id}", response={200: DisputeOut, **ERRORS}, url_name="dispute")
+def get_dispute(request: HttpRequest, dispute_id: DisputeId) -> Any:
+    """One case with its order, amounts, deadline, state and outcome."""
+    return dispute_out(_dispute(request, dispute_id))
+
+
+@router.get(
+    "/{dispute_id}/events", response={200: EventListOut, **ERRORS}, url_name="dispute-events"
+)
+def list_events(request: HttpRequest, dispute_id: DisputeId) -> Any:
+    """The case's timeline as the merchant sees it, oldest first."""
+    dispute = _dispute(request, dispute_id)
+    return {"data": [event_out(event) for event in selectors.merchant_timeline(dispute.pk)]}
+
+
+@router.post(
+    "/{dispute_id}/respond", response={200: DisputeOut, **ERRORS}, url_name="dispute-respond"
+)
+@idempotent(domain_error_body)
+def respond(request: HttpRequest, dispute_id: DisputeId, payload: RespondIn) -> Any:
+    """Answer the customer: a full, partial or after-return refund, or none."""
+    dispute = _dispute(request, dispute_id)
+    documents, uploads = api_uploads_for(merchant=request_merchant(request), file_ids=payload.files)
+    dispute = services.dispute_respond(
+        dispute=dispute,
+        actor=request_actor(request),
+        refund=payload.refund,
+        amount=payload.amount,
+        message=payload.message,
+        documents=documents,
+    )
+    api_uploads_used(uploads)
+    return _case(dispute)
+
+
+@router.post(
+    "/{dispute_id}/accept", response={200: DisputeOut, **ERRORS}, url_name="dispute-accept"
+)
+@idempotent(domain_error_body)
+def accept(request: HttpRequest, dispute_id: DisputeId, payload: AcceptIn) -> Any:
+    """Accept a payment dispute outright: the customer gets the disputed amount."""
+    dispute = services.dispute_accept(
+        dispute=_dispute(request, dispute_id),
+        actor=request_actor(request),
+        message=payload.message,
+    )
+    return _case(dispute)
+
+
+def _add_message(
+    request: HttpRequest, dispute_id: str, payload: MessageIn, *, for_support: bool
+) -> tuple[int, dict[str, Any]]:
+    dispute = _dispute(request, dispute_id)
+    documents, uploads = api_uploads_for(merchant=request_merchant(request), file_ids=payload.files)
+    dispute = services.dispute_add_message(
+        dispute=dispute,
+        actor=request_actor(request),
+        message=payload.message,
+        documents=documents,
+        for_support=for_support,
+    )
+    api_uploads_used(uploads)
+    return _case(dispute)
+
+
+@router.post(
+    "/{dispute_id}/messages", response={200: DisputeOut, **ERRORS}, url_name="dispute-messages"
+)
+@idempotent(domain_error_body)
+def add_message(request: HttpRequest, dispute_id: DisputeId, payload: MessageIn) -> Any:
+    """A message (with documents) to the customer."""
+    return _add_message(request, dispute_id, payload, for_support=False)
+
+
+@router.post(
+    "/{dispute_id}/evidence", response={200: DisputeOut, **ERRORS}, url_name="dispute-evidence"
+)
+@idempotent(domain_error_body)
+def add_evidence(request: HttpRequest, dispute_id: DisputeId, payload: MessageIn) -> Any:
+    """Evidence for support only; the customer does not see it. Answers an information request."""
+    return _add_message(request, dispute_id, payload, for_support=True)

@@ -1,0 +1,142 @@
+"""How every refusal looks: `{"error": {"code", "message", "field"}}` with one status per kind.
+
+Domain errors carry their code, message and field; this maps each kind once to its HTTP status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext, gettext_lazy
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from disputes.errors import (
+    DeadlinePassed,
+    DisputeAlreadyOpen,
+    DisputeNotFound,
+    DomainError,
+    InvalidAmount,
+    InvalidChoice,
+    MissingMessage,
+    NotEligible,
+    TransitionNotAllowed,
+)
+from disputes.uploads import UploadRejected
+
+from ..idempotency import IdempotencyConflict, IdempotencyInProgress
+from ..selectors import InvalidCursor
+
+
+class MerchantRequired(DomainError):
+    code = "merchant_required"
+    default_message = gettext_lazy(
+        "A platform partner's key must name the merchant in the X-Merchant header."
+    )
+
+
+class MerchantNotAllowed(DomainError):
+    code = "merchant_not_allowed"
+    default_message = gettext_lazy("This key cannot act for that merchant.")
+
+
+class StatementNotFound(DomainError):
+    code = "not_found"
+    default_message = gettext_lazy("No such statement.")
+
+
+class UploadTooLarge(UploadRejected):
+    code = "file_too_large"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    default_message = gettext_lazy("Too many requests for this key; try again later.")
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__()
+
+
+# The most specific class listed decides (looked up along the MRO).
+_STATUS: dict[type[DomainError], int] = {
+    InvalidCursor: 400,
+    MerchantRequired: 400,
+    MerchantNotAllowed: 403,
+    DisputeNotFound: 404,
+    StatementNotFound: 404,
+    TransitionNotAllowed: 409,
+    DeadlinePassed: 409,
+    DisputeAlreadyOpen: 409,
+    NotEligible: 409,
+    IdempotencyConflict: 409,
+    IdempotencyInProgress: 409,
+    UploadTooLarge: 413,
+    UploadRejected: 415,
+    InvalidAmount: 422,
+    InvalidChoice: 422,
+    MissingMessage: 422,
+    RateLimited: 429,
+}
+ERROR_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 415, 422, 429})
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+}
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def domain_error_body(error: DomainError) -> tuple[int, dict[str, Any]]:
+    status = next((_STATUS[cls] for cls in type(error).__mro__ if cls in _STATUS), 400)
+    return status, error_body(error.code, error.message, error.field)
+
+
+def install_error_handlers(api: NinjaAPI) -> None:
+    """Every failure the API can meet answers in the one error shape."""
+
+    @api.exception_handler(DomainError)
+    def _on_domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
+        status, body = domain_error_body(error)
+        response = api.create_response(request, body, status=status)
+        if isinstance(error, RateLimited):
+            response["Retry-After"] = str(error.retry_after)
+        return response
+
+    @api.exception_handler(ValidationError)
+    def _on_validation_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
+        first = error.errors[0] if error.errors else {}
+        location = [str(part) for part in first.get("loc", ()) if not isinstance(part, int)]
+        # ("body", "payload", "amount") -> "amount"; ("query", "limit") -> "limit"
+        field = location[-1] if location else None
+        if field in ("body", "payload", "query", "path", "form", "file", "header"):
+            field = None
+        message = first.get("msg", gettext("The request is not valid."))
+        return api.create_response(request, error_body("invalid", message, field), status=422)
+
+    @api.exception_handler(AuthenticationError)
+    def _on_authentication_error(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+        message = gettext("Send a valid API key: Authorization: Bearer dpk_live_...")
+        response = api.create_response(request, error_body("unauthorized", message), status=401)
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @api.exception_handler(HttpError)
+    def _on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+        code = _HTTP_CODES.get(error.status_code, "error")
+        return api.create_response(request, error_body(code, str(error)), status=error.status_code)
+
+    @api.exception_handler(Http404)
+    def _on_not_found(request: HttpRequest, error: Http404) -> HttpResponse:
+        body = error_body("not_found", gettext("Not found."))
+        return api.create_response(request, body, status=404)

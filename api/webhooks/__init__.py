@@ -1,0 +1,1 @@
+"""Webhooks to merchants: endpoints, Standard Webhooks signatures, queueing and delivery."""

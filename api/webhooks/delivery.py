@@ -1,0 +1,260 @@
+"""Webhooks: queued in the outbox like email, signed per Standard Webhooks when sent.
+
+`queue_webhooks` writes one outbox message per subscribed, enabled endpoint, in the caller's
+transaction; the outbox calls `webhook_deliver` (registered as the webhook channel's sender)
+for each attempt and `webhook_next_attempt_at` after a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from disputes.choices import MemberRole
+from disputes.models import MerchantMembership
+from notifications.models import Channel, DeliveryStatus, OutboxMessage
+from notifications.outbox import NewMessage
+from notifications.services import (
+    EmailNotice,
+    outbox_enqueue,
+    outbox_write,
+    recipient_key,
+    request_delivery,
+)
+
+from ..models import WebhookAttempt, WebhookEndpoint
+from .endpoints import check_webhook_url
+from .policies import webhook_endpoint_fails_for_good
+from .policies import webhook_next_attempt_at as _retry_at
+from .signing import signature_headers
+
+TIMEOUT_SECONDS = 10
+_ERROR_LENGTH = 500
+
+
+class WebhookFailed(Exception):
+    """The receiver did not answer 2xx; the outbox retries."""
+
+
+class WebhookUndeliverable(WebhookFailed):
+    """The endpoint is gone or disabled: retrying cannot help."""
+
+    permanent = True
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    merchant_id: int
+    event_type: str
+    # The data, or a function making it: called only when an endpoint subscribes to the event
+    # (a sweep escalates thousands of cases, most of whose shops have no webhook).
+    payload: dict[str, Any] | Callable[[], dict[str, Any]]
+    dedupe_key: str
+    dispute_id: int | None = None
+
+
+# --- Queueing ------------------------------------------------------------------------------------
+
+
+def queue_webhooks(*, events: Sequence[WebhookEvent], now: datetime) -> int:
+    """One outbox message per subscribed, enabled endpoint; one query for all merchants."""
+    if not events:
+        return 0
+    endpoints: dict[int, list[WebhookEndpoint]] = defaultdict(list)
+    for endpoint in WebhookEndpoint.objects.filter(
+        merchant_id__in={event.merchant_id for event in events}, enabled=True
+    ):
+        endpoints[endpoint.merchant_id].append(endpoint)
+    messages = []
+    for event in events:
+        wanted = [e for e in endpoints.get(event.merchant_id, []) if event.event_type in e.events]
+        if not wanted:
+            continue
+        data = event.payload() if callable(event.payload) else event.payload
+        messages += [
+            NewMessage(
+                dedupe_key=f"webhook:{endpoint.pk}:{event.dedupe_key}"[:255],
+                channel=Channel.WEBHOOK,
+                kind=event.event_type,
+                recipient=endpoint.url,
+                dispute_id=event.dispute_id,
+                context={
+                    "endpoint_id": endpoint.pk,
+                    "webhook_id": f"msg_{uuid.uuid4().hex}",
+                    "payload": {
+                        "type": event.event_type,
+                        "timestamp": now.isoformat(),
+                        "data": data,
+                    },
+                },
+            )
+            for endpoint in wanted
+        ]
+    outbox_write(messages, now=now)
+    return len(messages)
+
+
+def queue_webhook(
+    merchant_id: int,
+    event_type: str,
+    payload: dict[str, Any],
+    dedupe_key: str,
+    now: datetime,
+) -> int:
+    """Queue one event (e.g. fee.statement_issued) for the merchant's subscribed endpoints.
+
+    Call inside the transaction that makes the change; `dedupe_key` makes a rerun queue nothing.
+    """
+    return queue_webhooks(
+        events=[WebhookEvent(merchant_id, event_type, payload, dedupe_key)], now=now
+    )
+
+
+def webhook_resend(*, message: OutboxMessage, now: datetime) -> OutboxMessage:
+    """Send a delivery again as a new outbox message with the same webhook-id and body."""
+    copy = OutboxMessage.objects.create(
+        dedupe_key=f"{message.dedupe_key[:200]}:resend:{uuid.uuid4().hex}",
+        channel=Channel.WEBHOOK,
+        kind=message.kind,
+        recipient=message.recipient,
+        dispute_id=message.dispute_id,
+        context=message.context,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    transaction.on_commit(request_delivery)
+    return copy
+
+
+# --- Delivery ------------------------------------------------------------------------------------
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is an answer other than 2xx: a failed attempt
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    check_webhook_url(url)
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def webhook_deliver(message: OutboxMessage) -> None:
+    """One attempt, logged; raises WebhookFailed unless the receiver answered 2xx."""
+    now = timezone.now()
+    endpoint = WebhookEndpoint.objects.filter(pk=message.context.get("endpoint_id")).first()
+    if endpoint is None or not endpoint.enabled:
+        raise WebhookUndeliverable("The endpoint is disabled or deleted.")
+    body = json.dumps(message.context["payload"], separators=(",", ":"), ensure_ascii=False)
+    timestamp = int(now.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "DisputePortal-Webhooks/1",
+        **signature_headers(
+            secrets_=endpoint.signing_secrets(now),
+            message_id=message.context["webhook_id"],
+            timestamp=timestamp,
+            body=body,
+        ),
+    }
+    started = time.monotonic()
+    status_code: int | None = None
+    error = ""
+    try:
+        status_code = _post(endpoint.url, body.encode(), headers)
+    except (OSError, ValueError) as failure:
+        error = f"{type(failure).__name__}: {failure}"[:_ERROR_LENGTH]
+    attempt = WebhookAttempt.objects.create(
+        endpoint=endpoint,
+        message=message,
+        status_code=status_code,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        error=error,
+        at=now,
+    )
+    if attempt.succeeded:
+        if endpoint.failing_since is not None:
+            endpoint.failing_since = None
+            endpoint.save(update_fields=["failing_since"])
+        return
+    _count_failure(endpoint, now=now)
+    raise WebhookFailed(error or f"HTTP {status_code}")
+
+
+def webhook_next_attempt_at(
+    message: OutboxMessage, error: Exception, now: datetime
+) -> datetime | None:
+    """The webhook channel's retry rule: never for a gone endpoint, else backoff for 3 days."""
+    if getattr(error, "permanent", False):
+        return None
+    return _retry_at(first_queued_at=message.created_at, attempts=message.attempts, now=now)
+
+
+def _count_failure(endpoint: WebhookEndpoint, *, now: datetime) -> None:
+    if endpoint.failing_since is None:
+        endpoint.failing_since = now
+        endpoint.save(update_fields=["failing_since"])
+    elif webhook_endpoint_fails_for_good(failing_since=endpoint.failing_since, now=now):
+        _disable(endpoint, now=now)
+
+
+def _disable(endpoint: WebhookEndpoint, *, now: datetime) -> None:
+    assert endpoint.failing_since is not None  # noqa: S101 - only called while failing
+    endpoint.enabled = False
+    endpoint.disabled_reason = "failing"
+    endpoint.save(update_fields=["enabled", "disabled_reason"])
+    # Messages still waiting for this endpoint can no longer be delivered.
+    OutboxMessage.objects.filter(
+        channel=Channel.WEBHOOK,
+        status=DeliveryStatus.PENDING,
+        context__endpoint_id=endpoint.pk,
+    ).update(status=DeliveryStatus.FAILED, last_error="Endpoint disabled after 3 days of failures.")
+    merchant = endpoint.merchant
+    owners = MerchantMembership.objects.filter(
+        merchant=merchant, role=MemberRole.OWNER, user__is_active=True
+    ).exclude(user__email="")
+    failing_since = endpoint.failing_since
+    outbox_enqueue(
+        notices=[
+            EmailNotice(
+                kind="merchant_webhook_disabled",
+                recipient=email,
+                dedupe_key=(
+                    f"merchant_webhook_disabled:{endpoint.pk}:{failing_since:%Y%m%d%H%M%S}:"
+                    + recipient_key(email)
+                ),
+                language=merchant.language,
+                time_zone=merchant.time_zone,
+                context={
+                    "merchant_name": merchant.name,
+                    "endpoint_url": endpoint.url,
+                    "failing_since_at": failing_since.isoformat(),
+                    "settings_url": settings.SITE_URL
+                    + reverse("portal:api-webhook", args=[endpoint.pk]),
+                },
+            )
+            for email in owners.values_list("user__email", flat=True)
+        ],
+        now=now,
+    )

@@ -1,0 +1,347 @@
+"""The support desk's case list and case view: the whole case on one screen."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Model, Q, QuerySet
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotAllowed,
+)
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .. import services as desk
+from ..actors import Actor
+from ..choices import OPEN_STATES, State
+from ..errors import DomainError
+from ..identifiers import normalise_public_id
+from ..models import (
+    Attachment,
+    Dispute,
+    DisputeEvent,
+    Merchant,
+    Order,
+)
+from ..policies import dispute_rate, rate_standing
+from ..selectors import PUBLIC_ID_PATTERN
+from ..views.documents import document_response
+from .actions import DESK_ACTIONS, desk_actions_allowed
+from .figures import figures_urls
+
+
+class EventInline(admin.TabularInline):
+    model = DisputeEvent
+    fields = readonly_fields = (
+        "created_at",
+        "event_type",
+        "actor_kind",
+        "actor_id",
+        "visibility",
+        "message",
+    )
+    extra = 0
+    can_delete = False
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class AttachmentInline(admin.TabularInline):
+    model = Attachment
+    fields = readonly_fields = (
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "uploaded_by",
+        "created_at",
+    )
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most CAP rows: a million-case table never pays for a full COUNT(*)."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        rows: Any = self.object_list
+        return int(rows[: self.CAP + 1].count())
+
+
+class QueueFilter(admin.SimpleListFilter):
+    title = _("queue")
+    parameter_name = "queue"
+    # The support desk opens on its work: cases with support, oldest escalation first.
+    default = "support"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("support", _("With support (escalated or waiting for information)")),
+            ("info", _("Waiting for information")),
+            ("return", _("Waiting for a return")),
+            ("appeals", _("Appeals")),
+            ("all", _("All cases")),
+        ]
+
+    def value(self) -> str:
+        return super().value() or self.default
+
+    def choices(self, changelist: Any) -> Any:
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> QuerySet[Dispute]:
+        value = self.value()
+        if value == "support":
+            return queryset.filter(state__in=[State.ESCALATED, State.INFO_REQUESTED])
+        if value == "info":
+            return queryset.filter(state=State.INFO_REQUESTED)
+        if value == "return":
+            return queryset.filter(state=State.AWAITING_RETURN)
+        if value == "appeals":
+            return queryset.filter(appealed_at__isnull=False, state__in=OPEN_STATES)
+        return queryset
+
+
+class AssignedFilter(admin.SimpleListFilter):
+    title = _("assigned")
+    parameter_name = "assigned"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("me", _("to me")), ("nobody", _("unassigned")), ("others", _("to others"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> QuerySet[Dispute]:
+        if self.value() == "me":
+            return queryset.filter(assigned_to_id=request.user.pk)
+        if self.value() == "nobody":
+            return queryset.filter(assigned_to__isnull=True)
+        if self.value() == "others":
+            return queryset.exclude(assigned_to_id=request.user.pk).filter(
+                assigned_to__isnull=False
+            )
+        return queryset
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    list_display = [
+        "public_id",
+        "merchant",
+        "program",
+        "reason",
+        "state",
+        "escalated_at",
+        "assigned_to",
+        "due_at",
+    ]
+    list_filter = [QueueFilter, AssignedFilter, "program", "reason", "merchant"]
+    search_help_text = _("Case id, order number, customer email or merchant name")
+    search_fields = ["public_id"]  # the search itself: get_search_results
+    list_select_related = ["merchant", "assigned_to"]
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    ordering = ["escalated_at", "id"]
+    actions = ["assign_to_me"]
+    # A state is never edited by hand: every change goes through disputes.services.
+    readonly_fields = [f.name for f in Dispute._meta.get_fields() if getattr(f, "concrete", False)]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Dispute], search_term: str
+    ) -> tuple[QuerySet[Dispute], bool]:
+        """Exact, indexed lookups: a case id, an email, else an order number or a merchant."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        public_id = normalise_public_id(term)
+        if PUBLIC_ID_PATTERN.fullmatch(public_id):
+            return queryset.filter(public_id=public_id), False
+        if "@" in term:
+            return queryset.filter(order__customer_email__iexact=term), False
+        return queryset.filter(
+            Q(order__order_number=term) | Q(merchant__name__iexact=term) | Q(merchant__slug=term)
+        ), False
+
+    @admin.action(description=_("Assign to me"), permissions=["decide"])
+    def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> None:
+        actor = _staff_actor(request)
+        taken = 0
+        for dispute in queryset.filter(assigned_to__isnull=True)[:100]:
+            desk.dispute_assign(dispute=dispute, actor=actor, assignee_id=request.user.pk)
+            taken += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d case is now yours.", "%(count)d cases are now yours.", taken)
+            % {"count": taken},
+            messages.SUCCESS,
+        )
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("disputes.decide_dispute")
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:object_id>/desk/<str:action>/",
+                view(self.desk_action_view),
+                name="disputes_dispute_desk_action",
+            ),
+            path(
+                "<int:object_id>/documents/<int:attachment_id>/",
+                view(self.document_view),
+                name="disputes_dispute_document",
+            ),
+            *figures_urls(),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The case desk: the whole case on one screen, with the actions allowed now."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        dispute = self._dispute(object_id)
+        return self._render_desk(request, dispute)
+
+    def _dispute(self, object_id: Any) -> Dispute:
+        dispute = (
+            Dispute.objects.select_related("order", "merchant", "assigned_to", "decided_by")
+            .filter(pk=object_id)
+            .first()
+        )
+        if dispute is None:
+            raise Http404
+        return dispute
+
+    def _render_desk(
+        self,
+        request: HttpRequest,
+        dispute: Dispute,
+        status: int = 200,
+        forms: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        forms = forms or {}
+        user = request.user
+        allowed = desk_actions_allowed(dispute, user)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Case %(case)s") % {"case": dispute.public_id},
+            "dispute": dispute,
+            "order": dispute.order,
+            "events": list(
+                dispute.events.prefetch_related("attachments").order_by("created_at", "id")
+            ),
+            "previous_cases": list(
+                Dispute.objects.filter(order__customer_email__iexact=dispute.order.customer_email)
+                .exclude(pk=dispute.pk)
+                .select_related("merchant")
+                .order_by("-opened_at")[:10]
+            ),
+            "merchant_rate": merchant_rate_recent(dispute.merchant, timezone.now()),
+            "allowed": allowed,
+        }
+        for name, desk_action in DESK_ACTIONS.items():
+            if desk_action.context_name:
+                context[desk_action.context_name] = forms.get(name) or desk_action.blank_form(
+                    dispute
+                )
+        return TemplateResponse(
+            request, "admin/disputes/dispute/case_desk.html", context, status=status
+        )
+
+    def desk_action_view(self, request: HttpRequest, object_id: int, action: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        dispute = self._dispute(object_id)
+        # Permissions are checked here, on every action, not only by hiding buttons.
+        if action not in desk_actions_allowed(dispute, request.user, ignore_state=True):
+            raise PermissionDenied
+        actor = _staff_actor(request)
+        desk_action = DESK_ACTIONS[action]
+        form = desk_action.bound_form(request.POST)
+        try:
+            if form is None or form.is_valid():
+                desk_action.apply(dispute, actor, form.cleaned_data if form else {})
+        except DomainError as error:
+            if form is not None and error.field in form.fields:
+                form.add_error(error.field, error.message)
+            else:  # e.g. a colleague decided first: say so on the fresh case view
+                messages.error(request, error.message)
+                return redirect("admin:disputes_dispute_change", dispute.pk)
+        if form is not None and not form.is_valid():
+            messages.error(request, _("The action was not carried out; see the form below."))
+            return self._render_desk(request, self._dispute(object_id), forms={action: form})
+        messages.success(request, _("Done."))
+        return redirect("admin:disputes_dispute_change", dispute.pk)
+
+    def document_view(
+        self, request: HttpRequest, object_id: int, attachment_id: int
+    ) -> HttpResponseBase:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        attachment = Attachment.objects.filter(pk=attachment_id, dispute_id=object_id).first()
+        if attachment is None:
+            raise Http404
+        return document_response(attachment)
+
+
+def _staff_actor(request: HttpRequest) -> Actor:
+    if request.user.pk is None:
+        raise PermissionDenied
+    return Actor.staff(user_id=int(request.user.pk))
+
+
+def merchant_rate_recent(merchant: Merchant, now: Any) -> dict[str, Any]:
+    since = now - timedelta(days=90)
+    opened = Dispute.objects.filter(merchant=merchant, opened_at__gte=since).count()
+    orders = Order.objects.filter(merchant=merchant, placed_at__gte=since).count()
+    rate = dispute_rate(disputes_opened=opened, orders_placed=orders)
+    return {
+        "opened": opened,
+        "orders": orders,
+        "percent": None if rate is None else rate * 100,
+        "standing": rate_standing(rate),
+    }

@@ -1,0 +1,65 @@
+"""What a reader sees in an email: the outbox keeps codes, ISO timestamps and decimal strings;
+this turns them into labels, dates in the reader's time zone and money in their locale.
+
+Registered with the outbox's email renderer in `DisputesConfig.ready()`, for every email the
+portal sends (cases, statements, integrations), so templates only place ready values inside
+translatable sentences.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import models
+from django.utils import formats
+from django.utils.dateparse import parse_datetime
+
+from .choices import Outcome, Program, Reason, RefundOffer, State
+from .policies import deadline_for_display, minor_units
+
+_LABELS: dict[str, type[models.TextChoices]] = {
+    "program": Program,
+    "reason": Reason,
+    "outcome": Outcome,
+    "refund_offer": RefundOffer,
+    "state": State,
+}
+
+
+def _money(value: object, currency: str) -> str | None:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    places = minor_units(currency) if currency else 2
+    shown = formats.number_format(amount, places, use_l10n=True, force_grouping=True)
+    return f"{shown} {currency}"
+
+
+def display_context(context: dict[str, Any], time_zone: str) -> dict[str, Any]:
+    """Add `<key>_display`/`<key>_date` for timestamps and money, `<key>_label` for codes.
+
+    Called inside translation.override, so labels and formats follow the reader's language.
+    """
+    currency = context.get("currency", "")
+    shown: dict[str, Any] = dict(context)
+    for key, value in context.items():
+        if value in (None, ""):
+            continue
+        if key.endswith("_at"):
+            moment = parse_datetime(value) if isinstance(value, str) else None
+            if moment is not None:
+                local = deadline_for_display(moment, time_zone)
+                shown[key] = local
+                shown[f"{key}_display"] = formats.date_format(local, "DATETIME_FORMAT")
+                shown[f"{key}_date"] = formats.date_format(local, "DATE_FORMAT")
+        elif key.endswith("amount"):
+            shown[f"{key}_display"] = _money(value, currency)
+        elif key in _LABELS:
+            choices = _LABELS[key]
+            shown[f"{key}_label"] = str(choices(value).label) if value in choices.values else value
+    fee = (context.get("event") or {}).get("fee")
+    if fee:
+        shown["fee_display"] = _money(fee, currency)
+    return shown

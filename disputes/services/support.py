@@ -1,0 +1,206 @@
+"""What support does on a case: ask for information, decide, assign, decide a return."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils.translation import gettext
+
+from .. import events
+from ..actors import Actor
+from ..choices import (
+    ActorKind,
+    Outcome,
+    Party,
+    Reason,
+    State,
+)
+from ..errors import (
+    DeadlinePassed,
+    InvalidChoice,
+    TransitionNotAllowed,
+)
+from ..models import Dispute
+from ..policies import (
+    RETURN_WINDOW,
+    DayCount,
+    Window,
+    is_open,
+    parse_amount,
+    policy_for,
+    settled_amount_for_decision,
+)
+from .machinery import (
+    Change,
+    apply_transition,
+    clean_message,
+    lock_for_actor,
+    now_or_current,
+    persist,
+    settle_payment,
+    window_deadline,
+)
+
+
+def dispute_request_information(
+    *,
+    dispute: Dispute,
+    actor: Actor,
+    party: Party,
+    message: str,
+    working_days: int | None = None,
+    now: datetime | None = None,
+) -> Dispute:
+    """Support asks the merchant or the customer for more information, with a deadline of
+    `working_days` (the program's default when not given)."""
+    message = clean_message(message, required=True)
+    if party not in (Party.MERCHANT, Party.CUSTOMER):
+        raise InvalidChoice(field="party")
+    with transaction.atomic():
+        dispute = lock_for_actor(dispute, actor=actor)
+        now = now_or_current(now)
+        window = policy_for(dispute.program).information_window
+        if working_days is not None:
+            window = Window(working_days, DayCount.WORKING)
+        due_at = window_deadline(dispute.merchant, window, start=now)
+        _check_appeal_decider(dispute, actor)
+        apply_transition(dispute, "request_information", party=party, due_at=due_at)
+        change = Change(disputes=[dispute])
+        change.events.append(
+            events.info_requested(dispute, actor=actor, now=now, party=party, message=message)
+        )
+        persist(change, now=now)
+    return dispute
+
+
+def dispute_provide_information(
+    *, dispute: Dispute, actor: Actor, message: str, now: datetime | None = None
+) -> Dispute:
+    """The party support asked answers; the case goes back to support's queue."""
+    message = clean_message(message, required=True)
+    with transaction.atomic():
+        dispute = lock_for_actor(dispute, actor=actor)
+        now = now_or_current(now)
+        party = Party(actor.kind) if actor.kind in (Party.MERCHANT, Party.CUSTOMER) else None
+        if dispute.state != State.INFO_REQUESTED or dispute.information_requested_from != party:
+            raise TransitionNotAllowed()
+        if not is_open(dispute.due_at, now):
+            raise DeadlinePassed()
+        apply_transition(dispute, "return_to_support")
+        change = Change(disputes=[dispute])
+        change.events.append(
+            events.info_provided(dispute, actor=actor, now=now, party=party, message=message)
+        )
+        persist(change, now=now)
+    return dispute
+
+
+def dispute_decide(
+    *,
+    dispute: Dispute,
+    actor: Actor,
+    outcome: str,
+    reason: str,
+    amount: Decimal | str | None = None,
+    fraud_proven: bool = False,
+    now: datetime | None = None,
+) -> Dispute:
+    """Support decides: for the merchant (invoice reactivated) or the customer (charged back).
+
+    `fraud_proven` marks an unauthorized purchase shown to be fraud: no dispute fee for it.
+    """
+    reason = clean_message(reason, required=True)
+    if actor.kind != ActorKind.STAFF:
+        raise TransitionNotAllowed()
+    with transaction.atomic():
+        dispute = lock_for_actor(dispute, actor=actor)
+        now = now_or_current(now)
+        _check_appeal_decider(dispute, actor)
+        settled = settled_amount_for_decision(
+            outcome,
+            None if amount in (None, "") else parse_amount(amount, dispute.currency),
+            disputed_amount=dispute.disputed_amount,
+            currency=dispute.currency,
+        )
+        apply_transition(
+            dispute,
+            "decide",
+            now=now,
+            outcome=Outcome(outcome),
+            settled_amount=settled,
+            reason=reason,
+            decided_by_id=actor.user_id,
+            fraud_proven=fraud_proven and dispute.reason == Reason.UNAUTHORIZED,
+        )
+        change = Change(disputes=[dispute])
+        change.events.append(events.decided(dispute, actor=actor, now=now))
+        settle_payment(dispute, change)
+        persist(change, now=now)
+    return dispute
+
+
+def dispute_assign(
+    *, dispute: Dispute, actor: Actor, assignee_id: int | None, now: datetime | None = None
+) -> Dispute:
+    """Give the case to a support colleague (or to nobody); the queue shows who owns what."""
+    if actor.kind != ActorKind.STAFF:
+        raise TransitionNotAllowed()
+    with transaction.atomic():
+        dispute = lock_for_actor(dispute, actor=actor)
+        now = now_or_current(now)
+        if dispute.assigned_to_id == assignee_id:
+            return dispute
+        dispute.assigned_to_id = assignee_id
+        dispute.assigned_at = now if assignee_id else None
+        dispute.updated_at = now
+        dispute.save(update_fields=["assigned_to", "assigned_at", "updated_at"])
+        assignee = str(assignee_id) if assignee_id else ""
+        events.record([events.assigned(dispute, actor=actor, now=now, assignee=assignee)])
+    return dispute
+
+
+def dispute_decide_return(
+    *,
+    dispute: Dispute,
+    actor: Actor,
+    reason: str,
+    amount: Decimal | str | None = None,
+    now: datetime | None = None,
+) -> Dispute:
+    """Support decides "refund after the goods are returned": the customer gets a deadline to
+    send them back; the refund follows the merchant's confirmation of receipt."""
+    reason = clean_message(reason, required=True)
+    if actor.kind != ActorKind.STAFF:
+        raise TransitionNotAllowed()
+    with transaction.atomic():
+        dispute = lock_for_actor(dispute, actor=actor)
+        now = now_or_current(now)
+        _check_appeal_decider(dispute, actor)
+        refund = settled_amount_for_decision(
+            Outcome.CUSTOMER,
+            None if amount in (None, "") else parse_amount(amount, dispute.currency),
+            disputed_amount=dispute.disputed_amount,
+            currency=dispute.currency,
+        )
+        due_at = window_deadline(dispute.merchant, RETURN_WINDOW, start=now)
+        apply_transition(
+            dispute,
+            "decide_return",
+            amount=refund,
+            reason=reason,
+            decided_by_id=actor.user_id,
+            due_at=due_at,
+        )
+        change = Change(disputes=[dispute])
+        change.events.append(events.return_decided(dispute, actor=actor, now=now))
+        persist(change, now=now)
+    return dispute
+
+
+def _check_appeal_decider(dispute: Dispute, actor: Actor) -> None:
+    if dispute.appealed_at is not None and dispute.appealed_decision_by_id == actor.user_id:
+        raise TransitionNotAllowed(
+            gettext("An appeal is decided by a different staff member than the first decision.")
+        )
