@@ -12,7 +12,7 @@ help:
 	@echo "make test  - install and run the suite (PostgreSQL and Redis when reachable)"
 	@echo "make test-faults - the long fault tests: throwaway Redis, PostgreSQL and app servers"
 	@echo "make bench - fill a fresh PostgreSQL database with 1M cases and print the figures"
-	@echo "make lint  - ruff and mypy"
+	@echo "make lint  - ruff, mypy and the import contracts (lint-imports)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,10 +65,12 @@ bench: $(STAMP)
 	$(BIN)/python manage.py bench_data $(BENCH_SIZE) && \
 	$(BIN)/python manage.py bench $(BENCH_ARGS)
 
+# Style, types, and the shape of the code (import-linter contracts in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
