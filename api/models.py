@@ -17,6 +17,7 @@ WEBHOOK_EVENTS = (
     "dispute.information_requested",
     "dispute.decided",
     "dispute.resolved",
+    "dispute.reopened",
     "fee.statement_issued",
 )
 

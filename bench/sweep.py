@@ -88,11 +88,10 @@ _FLOOR_STATEMENTS = [
         RETURNING d.id, d.currency
     )
     INSERT INTO floor_case (id, fee)
-    SELECT e.id, coalesce(
+    SELECT e.id,
         (SELECT s.standard_fee FROM billing_feeschedule s
          WHERE s.currency = e.currency AND s.valid_from <= (%(now)s AT TIME ZONE 'UTC')::date
-         ORDER BY s.valid_from DESC LIMIT 1),
-        (%(default_fee)s::jsonb ->> e.currency)::numeric)
+         ORDER BY s.valid_from DESC LIMIT 1)
     FROM escalated e
     """,
     # 2. The timeline event, with the fee it charged.
@@ -221,7 +220,6 @@ def sweep_floor(now: datetime) -> tuple[float, dict[str, int]]:
     """Run the floor's writes, count them, roll them back. Returns (seconds, rows written)."""
     params: dict[str, Any] = {
         "now": now,
-        "default_fee": json.dumps(settings.DISPUTE_FEE_STANDARD),
         "site_url": settings.SITE_URL,
         "secret": settings.SECRET_KEY[:16],
     }

@@ -17,6 +17,7 @@ from .models import (
     StatementLine,
     StatementStatus,
 )
+from .selectors import currencies_without_fee_schedule
 
 
 @admin.register(FeeLine)
@@ -48,6 +49,20 @@ class FeeScheduleAdmin(admin.ModelAdmin):
     ]
     list_filter = ["currency"]
     ordering = ["currency", "-valid_from"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        missing = currencies_without_fee_schedule()
+        if missing:
+            self.message_user(
+                request,
+                _(
+                    "Orders are held in %(currencies)s, which no row here prices: escalations "
+                    "in these currencies are charged no dispute fee until a row is added."
+                )
+                % {"currencies": ", ".join(missing)},
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(MerchantFeeTerms)

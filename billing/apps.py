@@ -18,6 +18,12 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.core.checks import register
+
         from disputes.signals import cases_escalated
+
+        from .checks import currencies_have_a_fee_schedule
+
+        register(currencies_have_a_fee_schedule)
 
         cases_escalated.connect(_charge_escalations, dispatch_uid="billing.charge_escalations")

@@ -7,20 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from disputes.choices import Outcome
-from disputes.policies import ELEVATED_RATE_THRESHOLD, dispute_rate, round_money
-
-DEFAULT_STANDARD_FEE_EUR = Decimal("7.50")
-
-
-def standard_fee(currency: str, schedule: dict[str, str]) -> Decimal:
-    """The standard fee for one escalated case, in the case's currency.
-
-    A currency missing from the schedule falls back to the EUR amount: charging something
-    known is better than charging nothing silently.
-    """
-    amount = Decimal(schedule.get(currency.upper(), schedule.get("EUR", DEFAULT_STANDARD_FEE_EUR)))
-    return round_money(amount, currency)
-
+from disputes.policies import ELEVATED_RATE_THRESHOLD, WARNING_SHARE, dispute_rate, round_money
 
 # --- Fee schedule --------------------------------------------------------------------------------
 
@@ -53,15 +40,11 @@ def terms_in_force(schedule: Iterable[FeeTerms], *, currency: str, at: datetime)
     return max(candidates, key=lambda terms: terms.valid_from, default=None)
 
 
-def standard_fee_at(
-    schedule: Iterable[FeeTerms], *, currency: str, at: datetime, fallback: dict[str, str]
-) -> Decimal:
-    """The standard fee fixed when a case is escalated at `at`; without a schedule row for the
-    currency, the configured fallback (settings.DISPUTE_FEE_STANDARD)."""
+def standard_fee_at(schedule: Iterable[FeeTerms], *, currency: str, at: datetime) -> Decimal | None:
+    """The standard fee fixed when a case is escalated at `at`, or None when the currency has
+    no schedule row: no fee is ever priced from another currency's number."""
     terms = terms_in_force(schedule, currency=currency, at=at)
-    if terms is None:
-        return standard_fee(currency, fallback)
-    return round_money(terms.standard_fee, currency)
+    return None if terms is None else round_money(terms.standard_fee, currency)
 
 
 # --- Billing periods -----------------------------------------------------------------------------
@@ -107,10 +90,34 @@ def previous_month(now: datetime) -> Period:
 def surcharge_applies(*, disputes_opened: int, orders_placed: int, terms: FeeTerms) -> bool:
     """The elevated fee applies when the month's rate is strictly above the threshold and the
     merchant had at least the minimum number of orders (small shops are never surcharged)."""
-    if orders_placed < terms.minimum_orders:
-        return False
     rate = dispute_rate(disputes_opened=disputes_opened, orders_placed=orders_placed)
-    return rate is not None and rate > terms.rate_threshold
+    return surcharge_applies_at(rate=rate, orders=orders_placed, terms=terms)
+
+
+def surcharge_applies_at(*, rate: Decimal | None, orders: Decimal | int, terms: FeeTerms) -> bool:
+    """The same rule for any rate and order count, the forecast's projected ones included."""
+    return orders >= terms.minimum_orders and rate is not None and rate > terms.rate_threshold
+
+
+class RateStanding(StrEnum):
+    """What a merchant is told of this month's rate; only ABOVE means the fee is charged."""
+
+    ABOVE = "above"  # the statement would charge the elevated fee
+    ABOVE_FEW_ORDERS = "above_few_orders"  # above the threshold, with too few orders to charge
+    WARNING = "warning"  # close to the threshold, or heading above it
+    OK = "ok"
+
+
+def merchant_rate_standing(
+    *, rate: Decimal | None, orders: int, terms: FeeTerms, forecast_charges: bool = False
+) -> RateStanding:
+    """The dashboard's and fee page's word on the month: from the statement's own rule."""
+    if surcharge_applies_at(rate=rate, orders=orders, terms=terms):
+        return RateStanding.ABOVE
+    if rate is not None and rate > terms.rate_threshold:
+        return RateStanding.ABOVE_FEW_ORDERS
+    close = rate is not None and rate >= terms.rate_threshold * WARNING_SHARE
+    return RateStanding.WARNING if close or forecast_charges else RateStanding.OK
 
 
 class Waiver(StrEnum):
@@ -256,6 +263,18 @@ def statement_total(lines: Iterable[PlannedLine], currency: str) -> Decimal:
 FORECAST_PACE_DAYS = 14
 
 
+def forecast_orders(
+    *,
+    orders_so_far: int,
+    orders_recent: int,
+    days_left: Decimal,
+    pace_days: int = FORECAST_PACE_DAYS,
+) -> Decimal:
+    """The month's orders if the rest of it goes at the pace of the last `pace_days` days."""
+    factor = max(Decimal(0), days_left) / Decimal(pace_days)
+    return Decimal(orders_so_far) + Decimal(orders_recent) * factor
+
+
 def forecast_rate(
     *,
     disputes_so_far: int,
@@ -269,7 +288,12 @@ def forecast_rate(
     (cases so far + recent cases per day * days left) ÷ (orders so far + recent orders per day
     * days left). None when no orders are expected at all."""
     factor = max(Decimal(0), days_left) / Decimal(pace_days)
-    projected_orders = Decimal(orders_so_far) + Decimal(orders_recent) * factor
+    projected_orders = forecast_orders(
+        orders_so_far=orders_so_far,
+        orders_recent=orders_recent,
+        days_left=days_left,
+        pace_days=pace_days,
+    )
     if projected_orders <= 0:
         return None
     projected_disputes = Decimal(disputes_so_far) + Decimal(disputes_recent) * factor

@@ -5,23 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 
-from disputes.models import Dispute, Merchant, Order
-from disputes.policies import rate_standing
-from disputes.selectors import month_start
+from disputes.models import Merchant, Order
+from disputes.selectors import dispute_rate_counts
 
 from .models import FeeLine, FeeSchedule, Statement, StatementStatus
 from .policies import (
     DEFAULT_MINIMUM_ORDERS,
     ELEVATED_RATE_THRESHOLD,
     FORECAST_PACE_DAYS,
+    FeeTerms,
     Period,
+    RateStanding,
     current_month,
-    dispute_rate,
+    forecast_orders,
     forecast_rate,
+    merchant_rate_standing,
+    surcharge_applies_at,
     terms_in_force,
 )
 
@@ -45,36 +47,57 @@ def statement_for_merchant(merchant: Merchant, statement_id: int) -> Statement |
 
 @dataclass(frozen=True)
 class CurrentMonth:
+    """This month so far, as the merchant's dashboard and fee page show it."""
+
     period: Period
     fees: list[tuple[str, Decimal]]
-    disputes_opened: int
+    disputes_opened: int  # claims against the merchant, as the dispute rate counts them
     orders_placed: int
     rate: Decimal | None
     rate_threshold: Decimal
     minimum_orders: int
     forecast: Decimal | None
+    forecast_orders: Decimal
     disputes_recent: int
     orders_recent: int
+    # The statement's fee terms for the month; None when the currency has no schedule yet.
+    terms: FeeTerms | None
 
     @property
     def above_threshold(self) -> bool:
-        return self.rate is not None and self.rate > self.rate_threshold
+        """The statement would charge the elevated fee if the month ended now."""
+        return self.terms is not None and surcharge_applies_at(
+            rate=self.rate, orders=self.orders_placed, terms=self.terms
+        )
 
     @property
     def forecast_above_threshold(self) -> bool:
-        return self.forecast is not None and self.forecast > self.rate_threshold
+        """At this pace the month's statement would charge the elevated fee."""
+        return self.terms is not None and surcharge_applies_at(
+            rate=self.forecast, orders=self.forecast_orders, terms=self.terms
+        )
 
     @property
     def below_minimum_orders(self) -> bool:
         return self.orders_placed < self.minimum_orders
 
+    @property
+    def standing(self) -> RateStanding:
+        if self.terms is None:
+            return RateStanding.OK  # no fee schedule: no elevated fee to warn of
+        return merchant_rate_standing(
+            rate=self.rate,
+            orders=self.orders_placed,
+            terms=self.terms,
+            forecast_charges=self.forecast_above_threshold,
+        )
+
 
 def current_month_for_merchant(merchant: Merchant, now: datetime) -> CurrentMonth:
     """This month so far (UTC): fees fixed, the live rate, and its forecast from the last
-    14 days' pace. Five queries."""
+    14 days' pace, judged by the terms its statement will use. Six queries."""
     period = current_month(now)
     recent_from = now - timedelta(days=FORECAST_PACE_DAYS)
-    since = min(period.start, recent_from)
     fees = [
         (row["currency"], row["total"])
         for row in FeeLine.objects.filter(
@@ -84,70 +107,44 @@ def current_month_for_merchant(merchant: Merchant, now: datetime) -> CurrentMont
         .annotate(total=Sum("amount"))
         .order_by("currency")
     ]
-    disputes = Dispute.objects.filter(
-        merchant=merchant, opened_at__gte=since, opened_at__lt=now
-    ).aggregate(
-        month=Count("id", filter=Q(opened_at__gte=period.start)),
-        recent=Count("id", filter=Q(opened_at__gte=recent_from)),
-    )
-    orders = Order.objects.filter(
-        merchant=merchant, placed_at__gte=since, placed_at__lt=now
-    ).aggregate(
-        month=Count("id", filter=Q(placed_at__gte=period.start)),
-        recent=Count("id", filter=Q(placed_at__gte=recent_from)),
-    )
+    # Up to the month's end: nothing is dated later than now, and a case opened this very
+    # instant counts already.
+    month = dispute_rate_counts(start=period.start, end=period.end, merchant_ids=[merchant.pk])
+    recent = dispute_rate_counts(start=recent_from, end=period.end, merchant_ids=[merchant.pk])
+    so_far, pace = month[merchant.pk], recent[merchant.pk]
     schedule = [row.as_terms() for row in FeeSchedule.objects.filter(currency=merchant.currency)]
-    terms = terms_in_force(schedule, currency=merchant.currency, at=now)
+    terms = terms_in_force(schedule, currency=merchant.currency, at=period.start)
     days_left = Decimal((period.end - now).total_seconds()) / Decimal(86400)
     return CurrentMonth(
         period=period,
         fees=fees,
-        disputes_opened=disputes["month"],
-        orders_placed=orders["month"],
-        rate=dispute_rate(disputes_opened=disputes["month"], orders_placed=orders["month"]),
+        disputes_opened=so_far.claims,
+        orders_placed=so_far.orders,
+        rate=so_far.rate,
         rate_threshold=terms.rate_threshold if terms else ELEVATED_RATE_THRESHOLD,
         minimum_orders=terms.minimum_orders if terms else DEFAULT_MINIMUM_ORDERS,
         forecast=forecast_rate(
-            disputes_so_far=disputes["month"],
-            orders_so_far=orders["month"],
-            disputes_recent=disputes["recent"],
-            orders_recent=orders["recent"],
+            disputes_so_far=so_far.claims,
+            orders_so_far=so_far.orders,
+            disputes_recent=pace.claims,
+            orders_recent=pace.orders,
             days_left=days_left,
         ),
-        disputes_recent=disputes["recent"],
-        orders_recent=orders["recent"],
+        forecast_orders=forecast_orders(
+            orders_so_far=so_far.orders, orders_recent=pace.orders, days_left=days_left
+        ),
+        disputes_recent=pace.claims,
+        orders_recent=pace.orders,
+        terms=terms,
     )
 
 
-# --- The dashboard's month ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MonthRate:
-    disputes_opened: int
-    orders_placed: int
-    rate: Decimal | None
-    standing: str
-
-
-# Fees are billed per calendar month in UTC (billing): the dashboard counts the same month.
-BILLING_TZ = ZoneInfo("UTC")
-
-
-def dashboard_month_rate(merchant: Merchant, now: datetime) -> MonthRate:
-    start = month_start(now, BILLING_TZ)
-    opened = Dispute.objects.filter(merchant=merchant, opened_at__gte=start).count()
-    orders = Order.objects.filter(merchant=merchant, placed_at__gte=start).count()
-    rate = dispute_rate(disputes_opened=opened, orders_placed=orders)
-    return MonthRate(opened, orders, rate, rate_standing(rate))
-
-
-def dashboard_fees_this_month(merchant: Merchant, now: datetime) -> list[tuple[str, Decimal]]:
-    start = month_start(now, BILLING_TZ)
-    rows = (
-        FeeLine.objects.filter(merchant=merchant, incurred_at__gte=start)
-        .values("currency")
-        .annotate(total=Sum("amount"))
-        .order_by("currency")
+def currencies_without_fee_schedule() -> list[str]:
+    """The currencies of orders (and of merchants) that no fee schedule row prices."""
+    priced = FeeSchedule.objects.values("currency")
+    held = set(
+        Order.objects.exclude(currency__in=priced).values_list("currency", flat=True).distinct()
+    ) | set(
+        Merchant.objects.exclude(currency__in=priced).values_list("currency", flat=True).distinct()
     )
-    return [(row["currency"], row["total"]) for row in rows]
+    return sorted(held)

@@ -9,21 +9,24 @@ its size.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
+from django.db.models.functions import TruncMonth
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from disputes.models import Dispute, Merchant, MerchantMembership, Order
+from disputes.models import Dispute, Merchant, MerchantMembership
 from disputes.policies import round_money
+from disputes.selectors import dispute_rate_counts
 from notifications.services import EmailNotice, outbox_enqueue, recipient_key
 
 from . import signals
@@ -45,6 +48,7 @@ from .policies import (
     LineKind,
     Period,
     PlannedLine,
+    current_month,
     month_of,
     plan_correction,
     plan_month_lines,
@@ -54,6 +58,8 @@ from .policies import (
     surcharge_applies,
     terms_in_force,
 )
+
+logger = logging.getLogger(__name__)
 
 STATEMENT_BATCH_SIZE = 200
 STATEMENT_EMAIL = "merchant_monthly_statement"
@@ -69,20 +75,22 @@ def fee_schedule(currencies: Iterable[str] | None = None) -> list[FeeTerms]:
 
 def fee_charge_escalations(*, disputes: Sequence[Dispute], now: datetime) -> dict[int, Decimal]:
     """Fix the standard fee of each newly escalated case (once per case, enforced by the DB),
-    from the schedule in force at the escalation instant. Returns the fee per dispute id."""
+    from the schedule in force at the escalation instant. Returns the fee per dispute id; a
+    case whose currency has no schedule row is charged nothing (and logged)."""
     if not disputes:
         return {}
     schedule = fee_schedule(dispute.currency for dispute in disputes)
     fees: dict[int, Decimal] = {}
     lines = []
     description = gettext("Dispute fee for case %(case)s")  # translated once per batch
+    unpriced: list[str] = []
     for dispute in disputes:
         amount = standard_fee_at(
-            schedule,
-            currency=dispute.currency,
-            at=dispute.escalated_at or now,
-            fallback=settings.DISPUTE_FEE_STANDARD,
+            schedule, currency=dispute.currency, at=dispute.escalated_at or now
         )
+        if amount is None:
+            unpriced.append(dispute.public_id)
+            continue
         fees[dispute.pk] = amount
         lines.append(
             FeeLine(
@@ -96,6 +104,14 @@ def fee_charge_escalations(*, disputes: Sequence[Dispute], now: datetime) -> dic
             )
         )
     FeeLine.objects.bulk_create(lines, ignore_conflicts=True)
+    if unpriced:
+        # The escalation stands (its deadline passed); the fee waits for a schedule row, and
+        # `manage.py check` and the fee schedule's admin page name the currency meanwhile.
+        logger.error(
+            "No fee schedule for the currency of %d escalated case(s) (%s): no fee charged",
+            len(unpriced),
+            ", ".join(unpriced[:10]),
+        )
     return fees
 
 
@@ -139,6 +155,38 @@ def statements_issue_month(
             merchant_ids=merchant_ids, period=period, now=now, issue=issue, run=run
         )
         after = merchant_ids[-1]
+
+
+def months_with_unbilled_fees(*, now: datetime) -> list[Period]:
+    """Every ended month (UTC) holding a fee line that no issued statement bills yet, oldest
+    first: the months a missed or failed run left behind."""
+    first_days = (
+        FeeLine.objects.filter(incurred_at__lt=current_month(now).start)
+        .exclude(statement_lines__statement__status=StatementStatus.ISSUED)
+        .annotate(month=TruncMonth("incurred_at", tzinfo=UTC))
+        .order_by("month")
+        .values_list("month", flat=True)
+        .distinct()
+    )
+    return [month_of(first_day.astimezone(UTC).date()) for first_day in first_days]
+
+
+def statements_issue_due(
+    *, now: datetime | None = None, batch_size: int = STATEMENT_BATCH_SIZE
+) -> list[StatementRun]:
+    """Issue every ended month that is not billed yet, oldest first, and the month before now.
+
+    The beat runs this daily: whatever ran or did not run on the 1st (a beat that was down, a
+    fresh schedule file), the next run catches every month up, and a month already issued is
+    left as it is, so every ended month is billed exactly once.
+    """
+    now = now or timezone.now()
+    months = {period.start: period for period in months_with_unbilled_fees(now=now)}
+    months.setdefault(previous_month(now).start, previous_month(now))
+    return [
+        statements_issue_month(now=now, period=months[start], batch_size=batch_size)
+        for start in sorted(months)
+    ]
 
 
 def statement_recompute_draft(*, statement: Statement, now: datetime | None = None) -> Statement:
@@ -221,9 +269,11 @@ def statements_compute_batch(
                 if statement is not None and statement.is_issued:
                     run.already_issued += 1
                     continue
+                priced = terms_in_force(schedule, currency=currency, at=period.start)
                 terms = _terms_for_month(schedule, currency, period)
                 surcharge = None
-                if surcharge_applies(
+                # No schedule row for the currency: no elevated fee, never another's amount.
+                if priced is not None and surcharge_applies(
                     disputes_opened=month.disputes_opened,
                     orders_placed=month.orders_placed,
                     terms=terms,
@@ -305,8 +355,9 @@ def statements_compute_batch(
 
 
 def _terms_for_month(schedule: Sequence[FeeTerms], currency: str, period: Period) -> FeeTerms:
-    """The month's surcharge and waiver terms: the schedule in force on its first day.
-    A currency without a schedule is charged no elevated fee (no amount is known for it)."""
+    """The month's surcharge and waiver terms: the schedule in force on its first day. A
+    currency without a schedule gets the default threshold and no fee at all (no amount is
+    known for it; `manage.py check` reports it)."""
     terms = terms_in_force(schedule, currency=currency, at=period.start)
     if terms is not None:
         return terms
@@ -321,26 +372,12 @@ def _terms_for_month(schedule: Sequence[FeeTerms], currency: str, period: Period
 
 
 def _merchant_months(merchants: Sequence[Merchant], period: Period) -> dict[int, _MerchantMonth]:
-    ids = [merchant.pk for merchant in merchants]
-    opened = dict(
-        Dispute.objects.filter(
-            merchant_id__in=ids, opened_at__gte=period.start, opened_at__lt=period.end
-        )
-        .values("merchant_id")
-        .annotate(total=Count("id"))
-        .values_list("merchant_id", "total")
-    )
-    orders = dict(
-        Order.objects.filter(
-            merchant_id__in=ids, placed_at__gte=period.start, placed_at__lt=period.end
-        )
-        .values("merchant_id")
-        .annotate(total=Count("id"))
-        .values_list("merchant_id", "total")
+    counts = dispute_rate_counts(
+        start=period.start, end=period.end, merchant_ids=[merchant.pk for merchant in merchants]
     )
     return {
         merchant.pk: _MerchantMonth(
-            merchant, opened.get(merchant.pk, 0), orders.get(merchant.pk, 0)
+            merchant, counts[merchant.pk].claims, counts[merchant.pk].orders
         )
         for merchant in merchants
     }

@@ -112,7 +112,8 @@ class ProtectionTier(models.TextChoices):
 class ProtectionStatus(models.TextChoices):
     NONE = "none", _("No protection")
     ACTIVE = "active", _("Active")
-    ENDED = "ended", _("Ended by the customer")
+    # By the customer ("all fine"), or with its case (decided, settled, money returned).
+    ENDED = "ended", _("Ended")
     EXPIRED = "expired", _("Expired")
 
 
@@ -152,3 +153,4 @@ class EventType(models.TextChoices):
     RETURN_RECEIVED = "return_received", _("Merchant received the goods back")
     RETURN_EXPIRED = "return_expired", _("Return period ended")
     APPEALED = "appealed", _("Merchant appealed the decision")
+    REOPENED = "reopened", _("Support reopened the case")

@@ -42,6 +42,17 @@ class NotEligible(DomainError):
     default_message = _("This order cannot get a case of this kind.")
 
 
+class CaseAlreadyClosed(NotEligible):
+    """The order's earlier case of this program was decided or settled: it is the last word."""
+
+    code = "case_already_closed"
+    default_message = _("This order already had a case of this kind, and it is closed.")
+
+    def __init__(self, public_id: str, message: str | None = None) -> None:
+        self.public_id = public_id
+        super().__init__(message)
+
+
 class InvalidAmount(DomainError):
     code = "invalid_amount"
     default_message = _("The amount is not valid.")

@@ -255,3 +255,8 @@ def appealed(dispute: Dispute, *, actor: Actor, now: datetime, message: str) -> 
         message=message,
         visibility=Visibility.MERCHANT,
     )
+
+
+def reopened(dispute: Dispute, *, actor: Actor, now: datetime, reason: str) -> DisputeEvent:
+    # Both parties read why support took the case back.
+    return _event(dispute, EventType.REOPENED, actor=actor, now=now, message=reason)

@@ -187,6 +187,8 @@ class ProtectionFeedbackForm(forms.Form):
         required=False, label=_("Describe the problem or your request in your own words")
     )
     documents = DocumentsField()
+    # Asked only when "all fine" would withdraw an open case (a confirmation page sets it).
+    confirm_withdrawal = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

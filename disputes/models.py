@@ -290,6 +290,7 @@ class Dispute(FSMModelMixin, models.Model):
             ("decide_dispute", "Can decide cases and ask the parties for information"),
             ("assign_dispute", "Can assign cases to any support colleague"),
             ("decide_appeal", "Can decide a merchant's appeal"),
+            ("reopen_dispute", "Can reopen a decided or settled case"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -514,6 +515,21 @@ class Dispute(FSMModelMixin, models.Model):
         self.closed_at = None
         self.escalated_at = now
         self.next_actor = Party.SUPPORT
+
+    @transition(field=state, source=[State.DECIDED, State.RESOLVED], target=State.ESCALATED)
+    def reopen(self, *, now: datetime) -> None:
+        """Support takes a closed case back (with a written reason): it is open again, with
+        support, and is decided anew; no fee is charged again."""
+        self.decided_by_id = None
+        self.decision_reason = ""
+        self.fraud_proven = False
+        self.outcome = Outcome.NONE
+        self.settled_amount = None
+        self.closed_at = None
+        self.escalated_at = now
+        self.next_actor = Party.SUPPORT
+        self.due_at = None
+        self.reminder_due_at = None
 
     @transition(field=state, source=list(OPEN_STATES), target=State.WITHDRAWN)
     def withdraw(self, *, now: datetime) -> None:

@@ -40,6 +40,10 @@ _NOTICES: dict[str, tuple[tuple[Party, str], ...]] = {
     ),
     EventType.RETURN_SHIPPED: ((Party.MERCHANT, "merchant_return_shipped"),),
     EventType.APPEALED: ((Party.CUSTOMER, "customer_case_appealed"),),
+    EventType.REOPENED: (
+        (Party.MERCHANT, "merchant_case_reopened"),
+        (Party.CUSTOMER, "customer_case_reopened"),
+    ),
 }
 # Merchant emails a user can switch off, and the membership field that says so. Information
 # requested by support is never optional: without an answer the merchant loses the case.
@@ -51,6 +55,7 @@ PREFERENCE_FIELDS: dict[str, str] = {
     "merchant_case_resolved": "notify_decision",
     "merchant_case_withdrawn": "notify_decision",
     "merchant_return_decided": "notify_decision",
+    "merchant_case_reopened": "notify_decision",
     "merchant_customer_replied": "notify_customer_reply",
 }
 _PARTY_NOTICES: dict[str, str] = {

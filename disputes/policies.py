@@ -18,6 +18,7 @@ import holidays as holiday_calendars
 from django.utils.translation import gettext
 
 from .choices import (
+    OPEN_STATES,
     CustomerReply,
     Outcome,
     Party,
@@ -30,7 +31,7 @@ from .choices import (
     RefundOffer,
     State,
 )
-from .errors import InvalidAmount, InvalidChoice, NotEligible
+from .errors import CaseAlreadyClosed, InvalidAmount, InvalidChoice, NotEligible
 
 # --- Deadlines -----------------------------------------------------------------------------------
 
@@ -86,10 +87,17 @@ def deadline_after(start: datetime, window: Window, *, time_zone: str, country: 
 
 
 def deadline_for_display(deadline: datetime, time_zone: str) -> datetime:
-    """The moment to show people: a window closing at local midnight reads as 23:59 of its
-    last day ("until 25 October 23:59"), not as 00:00 of the next day."""
-    local = deadline.astimezone(ZoneInfo(time_zone))
-    return local - timedelta(minutes=1) if local.time() == time.min else local
+    """The moment to show people: a window that closes as a local day begins reads as the last
+    minute of the day before ("until 25 October 23:59"), not as the next day's first moment.
+
+    Measured in UTC, not on the wall clock: where a daylight-saving change falls at midnight
+    (America/Santiago), the next day begins at 01:00 or repeats 23:00, and the last minute of
+    the window's day is still the minute before the deadline.
+    """
+    tz = ZoneInfo(time_zone)
+    local = deadline.astimezone(tz)
+    day_begins_here = (deadline - timedelta(microseconds=1)).astimezone(tz).date() != local.date()
+    return (deadline - timedelta(minutes=1)).astimezone(tz) if day_begins_here else local
 
 
 def is_open(deadline: datetime | None, now: datetime) -> bool:
@@ -131,6 +139,9 @@ class ReasonRule:
     charges_fee: bool = True
     # "No refund after cancellation" refused by the merchant skips the customer's step.
     escalate_when_refused: bool = False
+    # A claim against the merchant: it counts towards the dispute rate ("another request", a
+    # message to support, does not).
+    is_claim: bool = True
 
 
 @dataclass(frozen=True)
@@ -186,7 +197,9 @@ BUYER_PROTECTION = ProgramPolicy(
         ReasonRule(Reason.NO_REFUND_AFTER_RETURN),
         ReasonRule(Reason.NO_REFUND_AFTER_CANCELLATION, escalate_when_refused=True),
         # "Another request" is a message to support, not a claim against the merchant.
-        ReasonRule(Reason.OTHER_REQUEST, straight_to_support=True, charges_fee=False),
+        ReasonRule(
+            Reason.OTHER_REQUEST, straight_to_support=True, charges_fee=False, is_claim=False
+        ),
     ),
 )
 
@@ -194,6 +207,21 @@ PROGRAMS: dict[str, ProgramPolicy] = {
     Program.PAYMENT_DISPUTE: PAYMENT_DISPUTE,
     Program.BUYER_PROTECTION: BUYER_PROTECTION,
 }
+
+
+# The reasons that are claims against the merchant (in every program that has them): the
+# dispute rate counts these.
+CLAIM_REASONS: frozenset[str] = frozenset(
+    rule.reason
+    for policy in (PAYMENT_DISPUTE, BUYER_PROTECTION)
+    for rule in policy.reasons
+    if rule.is_claim
+) - frozenset(
+    rule.reason
+    for policy in (PAYMENT_DISPUTE, BUYER_PROTECTION)
+    for rule in policy.reasons
+    if not rule.is_claim
+)
 
 
 def policy_for(program: str) -> ProgramPolicy:
@@ -207,12 +235,28 @@ def policy_for(program: str) -> ProgramPolicy:
 # merchant confirms receipt within RETURN_CONFIRM_WINDOW of the shipment.
 RETURN_WINDOW = Window(14)
 RETURN_CONFIRM_WINDOW = Window(14)
-# A merchant may appeal a decision once, within this many days, with new information.
+# A merchant may appeal a decision once, within this many days, with new information; like
+# every window it runs to the end of its last day in the merchant's time zone.
 APPEAL_DAYS = 14
+APPEAL_WINDOW = Window(APPEAL_DAYS)
 
 
-def appeal_open(*, closed_at: datetime | None, appealed: bool, now: datetime) -> bool:
-    return closed_at is not None and not appealed and now < closed_at + timedelta(days=APPEAL_DAYS)
+def appeal_deadline(closed_at: datetime, *, time_zone: str, country: str) -> datetime:
+    return deadline_after(closed_at, APPEAL_WINDOW, time_zone=time_zone, country=country)
+
+
+def appeal_open(
+    *, closed_at: datetime | None, appealed: bool, now: datetime, time_zone: str, country: str
+) -> bool:
+    if closed_at is None or appealed:
+        return False
+    return now < appeal_deadline(closed_at, time_zone=time_zone, country=country)
+
+
+def under_appeal(*, state: str, appealed: bool) -> bool:
+    """The merchant's appeal is with support: the customer can no longer withdraw the case,
+    only add a statement, so a decision under review cannot be undone from the side."""
+    return appealed and state in OPEN_STATES
 
 
 NEXT_ACTOR: dict[str, Party] = {
@@ -258,6 +302,36 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> Deci
     if amount != rounded:
         raise InvalidAmount(field=field)
     return rounded
+
+
+# --- One history per order --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PastCase:
+    """A case the order already had, as the history rules see it."""
+
+    public_id: str
+    program: str
+    state: str
+
+
+# A case that ended in one of these states is the order's last word on its program: no new case
+# of that program is opened for the order (support may reopen that one). A withdrawn case is no
+# such word: the customer may open a new one while the program allows it.
+FINAL_STATES = frozenset({State.DECIDED, State.RESOLVED})
+
+
+def final_case_of(program: str, history: Iterable[PastCase]) -> PastCase | None:
+    return next(
+        (case for case in history if case.program == program and case.state in FINAL_STATES),
+        None,
+    )
+
+
+def can_reopen(*, state: str, order_has_open_case: bool) -> bool:
+    """Support may reopen a decided or settled case, unless the order has another open one."""
+    return state in FINAL_STATES and not order_has_open_case
 
 
 # --- Dispute rate -------------------------------------------------------------------------------
@@ -505,20 +579,69 @@ def check_program_eligibility(
     tier: str,
     protection_status: str,
     protection_ends_at: datetime | None,
+    history: Iterable[PastCase],
     now: datetime,
+    support_email: str,
 ) -> None:
-    """Raise NotEligible when an order cannot get a case of this program now."""
-    if program == Program.PAYMENT_DISPUTE:
-        if payment_state in (PaymentState.CHARGED_BACK, PaymentState.REFUNDED):
-            raise NotEligible(_already_settled_message())
-        return
+    """Raise NotEligible when an order cannot get a case of this program now: the order's
+    history decided it already, the money went back, or (buyer protection) it is not active."""
+    if program not in (Program.PAYMENT_DISPUTE, Program.BUYER_PROTECTION):
+        raise InvalidChoice(field="program")
+    final = final_case_of(program, history)
+    if final is not None:
+        raise CaseAlreadyClosed(
+            final.public_id, _case_closed_message(program, final.public_id, support_email)
+        )
+    if payment_state in (PaymentState.CHARGED_BACK, PaymentState.REFUNDED):
+        raise NotEligible(_already_settled_message())
+    if program == Program.BUYER_PROTECTION and not protection_is_active(
+        tier=tier, status=protection_status, ends_at=protection_ends_at, now=now
+    ):
+        raise NotEligible(_protection_inactive_message())
+
+
+def protection_ended_by(*, program: str, outcome: str, payment_state: str) -> bool:
+    """Buyer protection ends when its case ends (decided, or settled by agreement) and when the
+    order's money goes back (charged back or refunded, by any case). A withdrawn case, or a
+    payment dispute that leaves the invoice to be paid, leaves it running."""
+    if payment_state in (PaymentState.CHARGED_BACK, PaymentState.REFUNDED):
+        return True
+    return program == Program.BUYER_PROTECTION and outcome in (
+        Outcome.MERCHANT,
+        Outcome.CUSTOMER,
+        Outcome.SPLIT,
+        Outcome.AGREEMENT,
+    )
+
+
+class ProtectionEnd(StrEnum):
+    """What "all fine, end my protection" did."""
+
+    ENDED = "ended"
+    NOT_ACTIVE = "not_active"
+    # A buyer-protection case is open: ending the protection withdraws it, once confirmed.
+    CONFIRM_WITHDRAWAL = "confirm_withdrawal"
+
+
+def _case_closed_message(program: str, public_id: str, support_email: str) -> str:
+    values = {"case": public_id, "support": support_email}
     if program == Program.BUYER_PROTECTION:
-        if not protection_is_active(
-            tier=tier, status=protection_status, ends_at=protection_ends_at, now=now
-        ):
-            raise NotEligible(_protection_inactive_message())
-        return
-    raise InvalidChoice(field="program")
+        return (
+            gettext(
+                "This order already had a buyer protection case, %(case)s, and it is closed. "
+                "A new one cannot be opened for the same order. If something has changed, "
+                "write to support at %(support)s with the case number: support can reopen it."
+            )
+            % values
+        )
+    return (
+        gettext(
+            "This order already had a payment dispute, %(case)s, and it is closed. "
+            "A new one cannot be opened for the same order. If something has changed, "
+            "write to support at %(support)s with the case number: support can reopen it."
+        )
+        % values
+    )
 
 
 def _already_settled_message() -> str:

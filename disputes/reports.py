@@ -22,9 +22,9 @@ from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Program, Reason, State
-from .models import Dispute, Order
+from .models import Dispute, Merchant, Order
 from .policies import dispute_rate, policy_for, rate_standing
-from .selectors import month_start
+from .selectors import dispute_rate_counts, month_start
 
 UTC = ZoneInfo("UTC")
 PER_MILLION = 1_000_000
@@ -315,45 +315,37 @@ def time_to_decision(*, now: datetime, months: int = 12) -> list[DecisionTimeMon
 def merchants_above_threshold(
     *, start: datetime, end: datetime, now: datetime
 ) -> list[MerchantRate]:
-    """Merchants whose disputes opened / orders placed in [start, min(end, now)) is strictly
-    above ELEVATED_RATE_THRESHOLD, highest rate first, at most MERCHANT_ROWS_LIMIT.
-
-    Two grouped queries joined here by merchant id: cases by merchant, then orders of only
-    the merchants that have cases (a merchant without cases cannot be above the threshold).
+    """Merchants whose dispute rate (claims opened / orders placed) in [start, min(end, now))
+    is strictly above ELEVATED_RATE_THRESHOLD, highest rate first, at most
+    MERCHANT_ROWS_LIMIT. The rate is counted as everywhere (`dispute_rate_counts`); one more
+    query names the merchants above it.
     """
     end = min(end, now)
-    opened = Dispute.objects.filter(opened_at__gte=start, opened_at__lt=end)
-    disputes = {
-        row["merchant_id"]: row
-        for row in opened.order_by()
-        .values("merchant_id", "merchant__name", "merchant__slug")
-        .annotate(total=Count("id"))
+    counts = dispute_rate_counts(start=start, end=end)
+    rates = {
+        merchant_id: (count, count.rate)
+        for merchant_id, count in counts.items()
+        if count.rate is not None and rate_standing(count.rate) == "above"
     }
-    orders = dict(
-        Order.objects.filter(
-            placed_at__gte=start,
-            placed_at__lt=end,
-            merchant_id__in=opened.values("merchant_id"),
+    # One query even when no merchant is above (pk -1 exists nowhere): the figure costs the
+    # same whatever the data.
+    named = {
+        pk: (name, slug)
+        for pk, name, slug in Merchant.objects.filter(pk__in=list(rates) or [-1]).values_list(
+            "pk", "name", "slug"
         )
-        .order_by()
-        .values("merchant_id")
-        .annotate(total=Count("id"))
-        .values_list("merchant_id", "total")
-    )
-    above = []
-    for merchant_id, row in disputes.items():
-        placed = orders.get(merchant_id, 0)
-        rate = dispute_rate(disputes_opened=row["total"], orders_placed=placed)
-        if rate is not None and rate_standing(rate) == "above":
-            above.append(
-                MerchantRate(
-                    merchant_id=merchant_id,
-                    name=row["merchant__name"],
-                    slug=row["merchant__slug"],
-                    disputes_opened=row["total"],
-                    orders_placed=placed,
-                    rate=rate,
-                )
-            )
+    }
+    above = [
+        MerchantRate(
+            merchant_id=merchant_id,
+            name=named[merchant_id][0],
+            slug=named[merchant_id][1],
+            disputes_opened=count.claims,
+            orders_placed=count.orders,
+            rate=rate,
+        )
+        for merchant_id, (count, rate) in rates.items()
+        if rate is not None
+    ]
     above.sort(key=lambda m: (-m.rate, -m.disputes_opened, m.name, m.merchant_id))
     return above[:MERCHANT_ROWS_LIMIT]

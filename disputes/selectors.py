@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -16,6 +18,7 @@ from .choices import OPEN_STATES, EventType, Party, Visibility
 from .identifiers import normalise_public_id
 from .links import LinkInvalid, dispute_id_from_token
 from .models import Attachment, Dispute, DisputeEvent, Merchant, Order
+from .policies import CLAIM_REASONS, dispute_rate
 
 PUBLIC_ID_PATTERN = re.compile(r"DP-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 
@@ -245,6 +248,58 @@ def attachment_for_merchant(dispute: Dispute, attachment_id: int) -> Attachment 
     return Attachment.objects.filter(
         pk=attachment_id, dispute=dispute, event__visibility__in=MERCHANT_VISIBLE
     ).first()
+
+
+# --- Dispute rate ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateCounts:
+    """A merchant's dispute rate over a period: claims against it opened, orders placed."""
+
+    claims: int
+    orders: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        return dispute_rate(disputes_opened=self.claims, orders_placed=self.orders)
+
+
+def dispute_rate_counts(
+    *, start: datetime, end: datetime, merchant_ids: Collection[int] | None = None
+) -> dict[int, RateCounts]:
+    """The dispute rate's two numbers per merchant for [start, end): claims against it (not
+    "another request", a message to support) and its orders. Statements, the dashboard, the
+    forecast, the support figures and the desk all count it here. Two grouped queries; without
+    `merchant_ids`, for every merchant with a claim in the period.
+    """
+    claims = Dispute.objects.filter(
+        opened_at__gte=start, opened_at__lt=end, reason__in=CLAIM_REASONS
+    )
+    if merchant_ids is not None:
+        claims = claims.filter(merchant_id__in=merchant_ids)
+    claim_counts: dict[int, int] = dict(
+        claims.order_by()
+        .values("merchant_id")
+        .annotate(total=Count("*"))
+        .values_list("merchant_id", "total")
+    )
+    orders = Order.objects.filter(placed_at__gte=start, placed_at__lt=end)
+    if merchant_ids is not None:
+        orders = orders.filter(merchant_id__in=merchant_ids)
+    else:  # a merchant without claims has no rate to report
+        orders = orders.filter(merchant_id__in=claims.values("merchant_id"))
+    order_counts: dict[int, int] = dict(
+        orders.order_by()
+        .values("merchant_id")
+        .annotate(total=Count("*"))
+        .values_list("merchant_id", "total")
+    )
+    ids = list(merchant_ids) if merchant_ids is not None else list(claim_counts)
+    return {
+        merchant_id: RateCounts(claim_counts.get(merchant_id, 0), order_counts.get(merchant_id, 0))
+        for merchant_id in ids
+    }
 
 
 # --- Dashboard -----------------------------------------------------------------------------------

@@ -187,6 +187,8 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Dispute portal <disputes@localhost>")
+# Where customers and merchants write to support (named on pages that send them there).
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@localhost")
 
 # --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -247,10 +249,11 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-outbox": {"task": "notifications.deliver_outbox", "schedule": _sweep_every},
     # Expired idempotency records and uploads never attached to a case.
     "api-cleanup": {"task": "api.cleanup", "schedule": _slow_every},
-    # Last month's fee statements; the job is idempotent, so a missed or repeated run is safe.
+    # Every ended month's fee statements not issued yet. Daily, not only on the 1st: a missed
+    # run is caught up the next day; the job is idempotent, so a repeated run changes nothing.
     "issue-monthly-statements": {
         "task": "billing.issue_monthly_statements",
-        "schedule": crontab(minute=0, hour=2, day_of_month=1),
+        "schedule": crontab(minute=0, hour=2),
     },
 }
 
@@ -272,8 +275,6 @@ WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=Fals
 
 # --- Domain settings -----------------------------------------------------------------------------
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
-# The standard dispute fee per currency, charged when a case is escalated to support.
-DISPUTE_FEE_STANDARD = {"EUR": "7.50", "SEK": "85.00", "NOK": "85.00", "DKK": "56.00"}
 CUSTOMER_LINK_MAX_AGE = timedelta(days=env.int("CUSTOMER_LINK_MAX_AGE_DAYS", default=90))
 
 # --- Logging -------------------------------------------------------------------------------------

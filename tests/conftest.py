@@ -71,3 +71,24 @@ def support_groups(django_db_blocker) -> None:  # type: ignore[no-untyped-def]
     migration = importlib.import_module("disputes.migrations.0006_support_groups")
     if Group.objects.filter(name__in=migration.GROUPS).count() < len(migration.GROUPS):
         migration.create_groups(apps, None)
+        later = importlib.import_module("disputes.migrations.0011_reopen_and_protection_end")
+        later.give_leads_reopen(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _migration_data_after_a_flush(request):  # type: ignore[no-untyped-def]
+    """A transactional test's flush removes what migrations wrote (the default fee schedule,
+    the staff groups); the tests that run after one get them back."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if not transactional:
+        return
+    import importlib
+
+    from django.apps import apps
+
+    request.getfixturevalue("transactional_db")
+    schedule = importlib.import_module("billing.migrations.0003_default_fee_schedule")
+    schedule.create_default_schedule(apps, None)

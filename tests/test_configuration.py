@@ -105,6 +105,7 @@ EFFECTS: dict[str, tuple[str | dict[str, str], Check]] = {
         "Disputes <d@x.example>",
         lambda s: s["DEFAULT_FROM_EMAIL"] == "Disputes <d@x.example>",
     ),
+    "SUPPORT_EMAIL": ("help@x.example", lambda s: s["SUPPORT_EMAIL"] == "help@x.example"),
     "PRIVATE_MEDIA_ROOT": (
         "/srv/media",
         lambda s: str(s["STORAGES"]["default"]["OPTIONS"]["location"]) == "/srv/media",

@@ -22,6 +22,7 @@ _WEBHOOK_EVENTS: dict[EventType | str, str] = {
     EventType.DECIDED: "dispute.decided",
     EventType.RESOLVED: "dispute.resolved",
     EventType.WITHDRAWN: "dispute.resolved",  # closed by the customer: `state` tells which
+    EventType.REOPENED: "dispute.reopened",
 }
 
 

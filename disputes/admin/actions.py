@@ -16,7 +16,14 @@ from .. import services
 from ..actors import Actor
 from ..choices import Party, State
 from ..models import Dispute
-from .forms import AssignForm, DecisionForm, RequestInformationForm, ReturnDecisionForm
+from ..policies import FINAL_STATES
+from .forms import (
+    AssignForm,
+    DecisionForm,
+    ReopenForm,
+    RequestInformationForm,
+    ReturnDecisionForm,
+)
 
 
 @dataclass(frozen=True)
@@ -75,12 +82,17 @@ def _decide_return(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> obje
     )
 
 
+def _reopen(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> object:
+    return services.dispute_reopen(dispute=dispute, actor=actor, reason=data["reason"])
+
+
 DESK_ACTIONS: dict[str, DeskAction] = {
     "assign_me": DeskAction(None, "", "", _assign_me),
     "assign": DeskAction(AssignForm, "assign", "assign_form", _assign),
     "request_info": DeskAction(RequestInformationForm, "info", "request_form", _request_info),
     "decide": DeskAction(DecisionForm, "decide", "decision_form", _decide),
     "decide_return": DeskAction(ReturnDecisionForm, "return", "return_form", _decide_return),
+    "reopen": DeskAction(ReopenForm, "reopen", "reopen_form", _reopen),
 }
 
 
@@ -104,4 +116,7 @@ def desk_actions_allowed(dispute: Dispute, user: Any, *, ignore_state: bool = Fa
         allowed.update({"decide", "decide_return"})
     if may_decide and (dispute.state == State.ESCALATED or ignore_state):
         allowed.add("request_info")
+    closed_for_good = dispute.state in FINAL_STATES
+    if user.has_perm("disputes.reopen_dispute") and (closed_for_good or ignore_state):
+        allowed.add("reopen")
     return allowed

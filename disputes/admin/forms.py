@@ -75,6 +75,13 @@ class ReturnDecisionForm(forms.Form):
     )
 
 
+class ReopenForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why is the case reopened? (both parties read it)"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+
 class AssignForm(forms.Form):
     assignee = forms.ModelChoiceField(
         label=_("Assign to"),

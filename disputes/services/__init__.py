@@ -2,7 +2,8 @@
 
 The package is split by who acts; each module uses the shared machinery in `machinery`:
 - `cases`: the customer and the merchant (open, answer, reply, message, withdraw, return, appeal);
-- `support`: support staff (information requests, decisions, assignment, return decisions);
+- `support`: support staff (information requests, decisions, assignment, return decisions,
+  reopening a closed case);
 - `sweeps`: the deadline jobs, the same transitions a batch at a time;
 - `protection`: buyer protection on the order (check-in, ending notice, expiry, extension).
 """
@@ -31,6 +32,7 @@ from .support import (
     dispute_decide,
     dispute_decide_return,
     dispute_provide_information,
+    dispute_reopen,
     dispute_request_information,
 )
 from .sweeps import (
@@ -58,6 +60,7 @@ __all__ = [
     "dispute_open",
     "dispute_provide_information",
     "dispute_renew_customer_link",
+    "dispute_reopen",
     "dispute_request_information",
     "dispute_respond",
     "dispute_send_due_reminders",

@@ -25,6 +25,7 @@ from ..choices import (
     RefundOffer,
     State,
 )
+from ..eligibility import check_order_eligibility
 from ..errors import (
     DeadlinePassed,
     DisputeAlreadyOpen,
@@ -37,7 +38,6 @@ from ..policies import (
     RETURN_CONFIRM_WINDOW,
     ReplyEffect,
     appeal_open,
-    check_program_eligibility,
     customer_reply_effect,
     is_open,
     next_reminder_at,
@@ -47,6 +47,7 @@ from ..policies import (
     refund_terms,
     settled_amount_for_decision,
     skips_customer_step,
+    under_appeal,
 )
 from ..uploads import CheckedFile
 from .machinery import (
@@ -60,7 +61,7 @@ from .machinery import (
     now_or_current,
     persist,
     record_with_fees,
-    settle_payment,
+    settle_order,
     window_deadline,
 )
 
@@ -92,14 +93,7 @@ def dispute_open(
         existing = Dispute.objects.filter(order=order, state__in=OPEN_STATES).first()
         if existing is not None:
             raise DisputeAlreadyOpen(existing.public_id)
-        check_program_eligibility(
-            program,
-            payment_state=order.payment_state,
-            tier=order.protection_tier,
-            protection_status=order.protection_status,
-            protection_ends_at=order.protection_ends_at,
-            now=now,
-        )
+        check_order_eligibility(order, program, now=now)
         amount = order.amount
         if disputed_amount is not None:
             amount = settled_amount_for_decision(
@@ -240,7 +234,7 @@ def dispute_accept(
         change.events.append(
             events.resolved(dispute, actor=actor, now=now, cause="merchant_accepted")
         )
-        settle_payment(dispute, change)
+        settle_order(dispute, change)
         persist(change, now=now)
     return dispute
 
@@ -275,7 +269,7 @@ def dispute_customer_reply(
         if effect == ReplyEffect.RESOLVE:
             apply_transition(dispute, "settle", now=now)
             change.events.append(events.resolved(dispute, actor=actor, now=now, cause=reply))
-            settle_payment(dispute, change)
+            settle_order(dispute, change)
         else:
             # The customer's reply is their event; the escalation is the rules' consequence.
             escalate(dispute, change, now=now, actor=SYSTEM, cause=reply)
@@ -376,15 +370,23 @@ def dispute_renew_customer_link(*, order: Order, now: datetime | None = None) ->
 def dispute_withdraw(
     *, dispute: Dispute, actor: Actor, message: str = "", now: datetime | None = None
 ) -> Dispute:
-    """The customer withdraws the case at any open stage."""
+    """The customer withdraws the case at any open stage, except while the merchant's appeal
+    is with support (a decision under review is not undone from the side)."""
     message = clean_message(message, required=False)
     with transaction.atomic():
         dispute = lock_for_actor(dispute, actor=actor)
         now = now_or_current(now)
+        if under_appeal(state=dispute.state, appealed=dispute.appealed_at is not None):
+            raise TransitionNotAllowed(
+                gettext(
+                    "The merchant has appealed support's decision and support is deciding the "
+                    "case again, so it cannot be withdrawn now. You can still add a statement."
+                )
+            )
         apply_transition(dispute, "withdraw", now=now)
         change = Change(disputes=[dispute])
         change.events.append(events.withdrawn(dispute, actor=actor, now=now, message=message))
-        settle_payment(dispute, change)
+        settle_order(dispute, change)
         persist(change, now=now)
     return dispute
 
@@ -424,7 +426,7 @@ def dispute_confirm_return(
         change = Change(disputes=[dispute])
         change.events.append(events.return_received(dispute, actor=actor, now=now, message=message))
         change.events.append(events.decided(dispute, actor=SYSTEM, now=now))
-        settle_payment(dispute, change)
+        settle_order(dispute, change)
         persist(change, now=now)
     return dispute
 
@@ -447,7 +449,11 @@ def dispute_appeal(
         if dispute.state != State.DECIDED:
             raise TransitionNotAllowed()
         if not appeal_open(
-            closed_at=dispute.closed_at, appealed=dispute.appealed_at is not None, now=now
+            closed_at=dispute.closed_at,
+            appealed=dispute.appealed_at is not None,
+            now=now,
+            time_zone=dispute.merchant.time_zone,
+            country=dispute.merchant.country,
         ):
             raise DeadlinePassed(gettext("A decision can be appealed once, within 14 days."))
         apply_transition(dispute, "appeal", now=now)

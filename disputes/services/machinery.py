@@ -25,6 +25,7 @@ from ..actors import Actor
 from ..choices import (
     ActorKind,
     EventType,
+    ProtectionStatus,
 )
 from ..errors import (
     DisputeNotFound,
@@ -38,6 +39,7 @@ from ..policies import (
     deadline_after,
     payment_state_on_close,
     policy_for,
+    protection_ended_by,
 )
 from ..uploads import CheckedFile
 
@@ -115,7 +117,9 @@ def persist(change: Change, *, now: datetime) -> list[DisputeEvent]:
     if change.orders:
         for order in change.orders:
             order.updated_at = now
-        Order.objects.bulk_update(change.orders, ["payment_state", "updated_at"])
+        Order.objects.bulk_update(
+            change.orders, ["payment_state", "protection_status", "updated_at"]
+        )
     return record_with_fees(change, now=now)
 
 
@@ -145,7 +149,9 @@ def escalate(dispute: Dispute, change: Change, *, now: datetime, actor: Actor, c
     change.events.append(events.escalated(dispute, actor=actor, now=now, cause=cause))
 
 
-def settle_payment(dispute: Dispute, change: Change) -> None:
+def settle_order(dispute: Dispute, change: Change) -> None:
+    """A case closed: the order's payment follows its outcome, and buyer protection ends when
+    its case ends or the money goes back."""
     order = dispute.order
     new_state = payment_state_on_close(
         order.payment_state,
@@ -153,8 +159,14 @@ def settle_payment(dispute: Dispute, change: Change) -> None:
         settled_amount=dispute.settled_amount or Decimal("0.00"),
         order_amount=order.amount,
     )
-    if new_state != order.payment_state:
-        order.payment_state = new_state
+    changed = new_state != order.payment_state
+    order.payment_state = new_state
+    if order.protection_status == ProtectionStatus.ACTIVE and protection_ended_by(
+        program=dispute.program, outcome=dispute.outcome, payment_state=new_state
+    ):
+        order.protection_status = ProtectionStatus.ENDED
+        changed = True
+    if changed and order not in change.orders:
         change.orders.append(order)
 
 

@@ -9,23 +9,28 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, QuerySet
+from django.utils.translation import gettext
 
 from notifications.services import EmailNotice, outbox_enqueue
 
+from ..actors import Actor
 from ..choices import (
     OPEN_STATES,
+    Program,
     ProtectionAnswer,
     ProtectionStatus,
 )
 from ..links import protection_answer_url
-from ..models import Order
+from ..models import Dispute, Order
 from ..policies import (
     CHECKIN_AFTER_DAYS,
     EXTENSION_DAYS,
     PROTECTION_ENDING_NOTICE_DAYS,
     ExtensionDecision,
+    ProtectionEnd,
     protection_extension,
 )
+from .cases import dispute_withdraw
 from .machinery import (
     now_or_current,
 )
@@ -143,15 +148,37 @@ def order_extend_protection(*, order: Order, now: datetime | None = None) -> Ext
     return decision
 
 
-def order_end_protection(*, order: Order, now: datetime | None = None) -> bool:
-    """The customer says all went well: protection ends early. False if it was not active."""
+def order_end_protection(
+    *, order: Order, withdraw_case: bool = False, now: datetime | None = None
+) -> ProtectionEnd:
+    """The customer says all went well: protection ends early.
+
+    With a buyer-protection case open, "all fine" withdraws it, but only once the customer
+    confirmed that (`withdraw_case`); until then nothing changes and CONFIRM_WITHDRAWAL says a
+    confirmation is needed. A case under appeal is not withdrawn (TransitionNotAllowed).
+    """
+    now = now_or_current(now)
     with transaction.atomic():
+        open_case = Dispute.objects.filter(
+            order_id=order.pk, program=Program.BUYER_PROTECTION, state__in=OPEN_STATES
+        ).first()
+        if open_case is not None:
+            if not withdraw_case:
+                return ProtectionEnd.CONFIRM_WITHDRAWAL
+            # Locks the case, then its order, as every service does.
+            dispute_withdraw(
+                dispute=open_case,
+                actor=Actor.customer(order.customer_email),
+                message=gettext("All went well: the customer ended the buyer protection."),
+                now=now,
+            )
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.protection_status != ProtectionStatus.ACTIVE:
-            return False
+            return ProtectionEnd.NOT_ACTIVE
         order.protection_status = ProtectionStatus.ENDED
+        order.updated_at = now
         order.save(update_fields=["protection_status", "updated_at"])
-    return True
+    return ProtectionEnd.ENDED
 
 
 def _order_notice(order: Order, kind: str) -> EmailNotice:

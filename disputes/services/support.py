@@ -1,4 +1,4 @@
-"""What support does on a case: ask for information, decide, assign, decide a return."""
+"""What support does on a case: ask for information, decide, assign, decide a return, reopen."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 from .. import events
 from ..actors import Actor
 from ..choices import (
+    OPEN_STATES,
     ActorKind,
     Outcome,
     Party,
@@ -19,6 +20,7 @@ from ..choices import (
 )
 from ..errors import (
     DeadlinePassed,
+    DisputeAlreadyOpen,
     InvalidChoice,
     TransitionNotAllowed,
 )
@@ -27,8 +29,10 @@ from ..policies import (
     RETURN_WINDOW,
     DayCount,
     Window,
+    can_reopen,
     is_open,
     parse_amount,
+    payment_state_on_open,
     policy_for,
     settled_amount_for_decision,
 )
@@ -39,7 +43,7 @@ from .machinery import (
     lock_for_actor,
     now_or_current,
     persist,
-    settle_payment,
+    settle_order,
     window_deadline,
 )
 
@@ -136,7 +140,7 @@ def dispute_decide(
         )
         change = Change(disputes=[dispute])
         change.events.append(events.decided(dispute, actor=actor, now=now))
-        settle_payment(dispute, change)
+        settle_order(dispute, change)
         persist(change, now=now)
     return dispute
 
@@ -204,3 +208,41 @@ def _check_appeal_decider(dispute: Dispute, actor: Actor) -> None:
         raise TransitionNotAllowed(
             gettext("An appeal is decided by a different staff member than the first decision.")
         )
+
+
+def dispute_reopen(
+    *, dispute: Dispute, actor: Actor, reason: str, now: datetime | None = None
+) -> Dispute:
+    """Support reopens a decided or settled case, with a written reason both parties read: it
+    goes back to support's queue to be decided again (a paused invoice is paused again; no new
+    fee). The order may not have another case open meanwhile."""
+    reason = clean_message(reason, required=True)
+    if actor.kind != ActorKind.STAFF:
+        raise TransitionNotAllowed()
+    with transaction.atomic():
+        dispute = lock_for_actor(dispute, actor=actor)
+        now = now_or_current(now)
+        other_open = (
+            Dispute.objects.filter(order_id=dispute.order_id, state__in=OPEN_STATES)
+            .exclude(pk=dispute.pk)
+            .values_list("public_id", flat=True)
+            .first()
+        )
+        if other_open is not None:
+            raise DisputeAlreadyOpen(
+                other_open,
+                gettext("The order has another open case (%(case)s); decide that one first.")
+                % {"case": other_open},
+            )
+        if not can_reopen(state=dispute.state, order_has_open_case=False):
+            raise TransitionNotAllowed(gettext("Only a decided or settled case can be reopened."))
+        apply_transition(dispute, "reopen", now=now)
+        change = Change(disputes=[dispute])
+        change.events.append(events.reopened(dispute, actor=actor, now=now, reason=reason))
+        order = dispute.order
+        paused = payment_state_on_open(order.payment_state, policy_for(dispute.program))
+        if paused != order.payment_state:
+            order.payment_state = paused
+            change.orders.append(order)
+        persist(change, now=now)
+    return dispute

@@ -34,7 +34,7 @@ from .machinery import (
     escalate,
     now_or_current,
     persist,
-    settle_payment,
+    settle_order,
 )
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def dispute_close_overdue_customer_windows(
         change.events.append(
             events.resolved(dispute, actor=SYSTEM, now=now, cause="customer_silent")
         )
-        settle_payment(dispute, change)
+        settle_order(dispute, change)
 
     return _sweep_overdue(State.AWAITING_CUSTOMER, apply, now=now, batch_size=batch_size)
 
@@ -155,7 +155,7 @@ def dispute_expire_information_requests(
                 decided_by_id=None,
             )
             change.events.append(events.decided(dispute, actor=SYSTEM, now=now))
-            settle_payment(dispute, change)
+            settle_order(dispute, change)
         else:
             apply_transition(dispute, "return_to_support")
 
@@ -172,7 +172,7 @@ def dispute_expire_returns(*, now: datetime | None = None, batch_size: int | Non
         change.events.append(events.return_expired(dispute, actor=SYSTEM, now=now, shipped=shipped))
         apply_transition(dispute, "close_return", now=now, goods_back=shipped)
         change.events.append(events.decided(dispute, actor=SYSTEM, now=now))
-        settle_payment(dispute, change)
+        settle_order(dispute, change)
 
     return _sweep_overdue(State.AWAITING_RETURN, apply, now=now, batch_size=batch_size)
 

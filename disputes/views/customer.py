@@ -29,10 +29,12 @@ from ..choices import (
     Party,
     Program,
     ProtectionAnswer,
+    ProtectionStatus,
     ProtectionTier,
     RefundOffer,
     State,
 )
+from ..eligibility import eligibility_refusal
 from ..errors import DisputeAlreadyOpen, DomainError
 from ..forms import (
     CustomerReplyForm,
@@ -53,8 +55,9 @@ from ..models import Dispute, Order
 from ..policies import (
     PAYMENT_DISPUTE,
     ExtensionDecision,
-    check_program_eligibility,
+    ProtectionEnd,
     customer_replies_for,
+    under_appeal,
 )
 from .actions import FormAction
 from .documents import document_response
@@ -123,9 +126,9 @@ class StartView(VerifiedOrderMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         order = self.order
         now = timezone.now()
-        payment_refusal = _eligibility_error(order, Program.PAYMENT_DISPUTE, now)
+        payment_refusal = eligibility_refusal(order, Program.PAYMENT_DISPUTE, now=now)
         protection_refusal = (
-            _eligibility_error(order, Program.BUYER_PROTECTION, now)
+            eligibility_refusal(order, Program.BUYER_PROTECTION, now=now)
             if order.protection_tier != ProtectionTier.NONE
             else None
         )
@@ -139,21 +142,6 @@ class StartView(VerifiedOrderMixin, View):
                 "protection_refusal": protection_refusal,
             },
         )
-
-
-def _eligibility_error(order: Order, program: str, now: Any) -> str | None:
-    try:
-        check_program_eligibility(
-            program,
-            payment_state=order.payment_state,
-            tier=order.protection_tier,
-            protection_status=order.protection_status,
-            protection_ends_at=order.protection_ends_at,
-            now=now,
-        )
-    except DomainError as error:
-        return error.message
-    return None
 
 
 def _open_case(request: HttpRequest, form: Any, order: Order, **kwargs: Any) -> Dispute | None:
@@ -224,13 +212,7 @@ class ProtectionView(VerifiedOrderMixin, View):
             return self._render(request, form)
         answer = form.cleaned_data["answer"]
         if answer == ProtectionAnswer.ALL_FINE:
-            ended = services.order_end_protection(order=order)
-            request.session.pop(VERIFIED_ORDER, None)
-            return render(
-                request,
-                "customer/protection_result.html",
-                {"order": order, "result": "ended" if ended else "not_active"},
-            )
+            return self._all_fine(request, form)
         if answer == ProtectionAnswer.EXTEND:
             decision = services.order_extend_protection(order=order)
             order.refresh_from_db()
@@ -243,9 +225,31 @@ class ProtectionView(VerifiedOrderMixin, View):
             return redirect("disputes:opened")
         return self._render(request, form)
 
+    def _all_fine(self, request: HttpRequest, form: ProtectionFeedbackForm) -> HttpResponse:
+        """ "All fine" ends the protection; with a case open it withdraws it, once confirmed."""
+        order = self.order
+        try:
+            result = services.order_end_protection(
+                order=order, withdraw_case=form.cleaned_data["confirm_withdrawal"]
+            )
+        except DomainError as error:  # e.g. the case is under the merchant's appeal
+            form.add_error(None, error.message)
+            return self._render(request, form)
+        if result == ProtectionEnd.CONFIRM_WITHDRAWAL:
+            case = selectors.open_dispute_for_order(order)
+            return render(
+                request,
+                "customer/protection_confirm_end.html",
+                {"order": order, "case": case, "form": form},
+            )
+        request.session.pop(VERIFIED_ORDER, None)
+        return render(
+            request, "customer/protection_result.html", {"order": order, "result": result}
+        )
+
     def _render(self, request: HttpRequest, form: ProtectionFeedbackForm) -> HttpResponse:
         order = self.order
-        refusal = _eligibility_error(order, Program.BUYER_PROTECTION, timezone.now())
+        refusal = eligibility_refusal(order, Program.BUYER_PROTECTION, now=timezone.now())
         return render(
             request, self.template_name, {"form": form, "order": order, "refusal": refusal}
         )
@@ -259,9 +263,16 @@ def protection_link(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "customer/link_invalid.html", {"reason": "expired"}, status=404)
     except LinkInvalid:
         return render(request, "customer/link_invalid.html", {"reason": "invalid"}, status=404)
-    order = Order.objects.filter(pk=order_id).first()
+    order = Order.objects.select_related("merchant").filter(pk=order_id).first()
     if order is None:
         return render(request, "customer/link_invalid.html", {"reason": "invalid"}, status=404)
+    if order.protection_status != ProtectionStatus.ACTIVE:
+        # An old check-in link of a protection that has ended: it says so and opens nothing.
+        return render(
+            request,
+            "customer/protection_result.html",
+            {"order": order, "result": ProtectionEnd.NOT_ACTIVE},
+        )
     request.session.cycle_key()
     request.session[VERIFIED_ORDER] = order.pk
     answer = request.GET.get("answer", "")
@@ -317,6 +328,7 @@ def _case_context(dispute: Dispute, token: str, **forms: Any) -> dict[str, Any]:
         "reply_choices": customer_replies_for(dispute.refund_offer, partial=partial),
         "information_asked": dispute.state == State.INFO_REQUESTED
         and dispute.information_requested_from == Party.CUSTOMER,
+        "under_appeal": under_appeal(state=dispute.state, appealed=dispute.appealed_at is not None),
     }
     if can_reply:
         context["reply_form"] = forms.get("reply_form") or CustomerReplyForm(
@@ -324,7 +336,8 @@ def _case_context(dispute: Dispute, token: str, **forms: Any) -> dict[str, Any]:
         )
     if context["is_open"]:
         context["message_form"] = forms.get("message_form") or MessageForm()
-        context["withdraw_form"] = forms.get("withdraw_form") or WithdrawForm()
+        if not context["under_appeal"]:
+            context["withdraw_form"] = forms.get("withdraw_form") or WithdrawForm()
     context["can_ship_return"] = (
         dispute.state == State.AWAITING_RETURN
         and dispute.return_shipped_at is None
@@ -425,6 +438,9 @@ class CaseActionView(View):
                 return redirect(reverse("disputes:customer-case", kwargs={"token": token}))
         dispute.refresh_from_db()
         context = _case_context(dispute, token, **{case_action.form_key: form})
+        if case_action.form_key not in context:  # the form is no longer on the page: say why
+            for refusal in form.non_field_errors():
+                messages.error(request, str(refusal))
         return render(request, "customer/case.html", context)
 
 

@@ -221,7 +221,11 @@ class CaseView(MerchantPortalMixin, View):
         if dispute.state == State.AWAITING_RETURN:
             context["return_form"] = forms.get("return_form") or ReturnReceivedForm()
         context["can_appeal"] = dispute.state == State.DECIDED and appeal_open(
-            closed_at=dispute.closed_at, appealed=dispute.appealed_at is not None, now=now
+            closed_at=dispute.closed_at,
+            appealed=dispute.appealed_at is not None,
+            now=now,
+            time_zone=self.merchant.time_zone,
+            country=self.merchant.country,
         )
         if context["can_appeal"]:
             context["appeal_form"] = forms.get("appeal_form") or AppealForm()

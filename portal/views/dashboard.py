@@ -8,7 +8,6 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from billing import selectors as billing_selectors
-from billing.policies import ELEVATED_RATE_THRESHOLD
 from disputes import selectors
 from disputes.choices import OPEN_STATES, Reason, State
 from disputes.views.charts import reasons_chart
@@ -23,7 +22,7 @@ class DashboardView(MerchantPortalMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         now = timezone.now()
         merchant = self.merchant
-        month = billing_selectors.dashboard_month_rate(merchant, now)
+        month = billing_selectors.current_month_for_merchant(merchant, now)
         due_soon = selectors.dashboard_due_soon(merchant, now, hours=URGENT_HOURS)
         context.update(
             open_counts=[
@@ -34,8 +33,8 @@ class DashboardView(MerchantPortalMixin, TemplateView):
             due_soon=[(d, time_left(d.due_at, now)) for d in due_soon],
             month=month,
             rate_percent=None if month.rate is None else month.rate * 100,
-            threshold_percent=ELEVATED_RATE_THRESHOLD * 100,
-            fees=billing_selectors.dashboard_fees_this_month(merchant, now),
+            threshold_percent=month.rate_threshold * 100,
+            fees=month.fees,
             chart=reasons_chart(selectors.dashboard_reasons_by_month(merchant, now), Reason),
         )
         return context

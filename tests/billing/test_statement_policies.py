@@ -134,11 +134,10 @@ def test_each_currency_has_its_own_schedule_and_an_unknown_one_has_none():
     assert terms_in_force(SCHEDULE, currency="NOK", at=at) is None
 
 
-def test_without_a_schedule_row_the_standard_fee_falls_back_to_the_setting():
+def test_without_a_schedule_row_no_standard_fee_is_known():
     at = datetime(2026, 3, 20, tzinfo=UTC)
-    fallback = {"EUR": "7.50", "NOK": "85.00"}
-    assert standard_fee_at(SCHEDULE, currency="NOK", at=at, fallback=fallback) == Decimal("85.00")
-    assert standard_fee_at(SCHEDULE, currency="EUR", at=at, fallback=fallback) == Decimal("9.00")
+    assert standard_fee_at(SCHEDULE, currency="NOK", at=at) is None
+    assert standard_fee_at(SCHEDULE, currency="EUR", at=at) == Decimal("9.00")
 
 
 # --- Lines ---------------------------------------------------------------------------------------

@@ -98,15 +98,18 @@ def test_fees_of_a_batch_read_the_schedule_once():
 
 
 @pytest.mark.django_db
-def test_a_currency_without_a_schedule_row_falls_back_to_the_setting(settings):
-    FeeSchedule.objects.filter(currency="SEK").delete()
-    settings.DISPUTE_FEE_STANDARD = {"EUR": "7.50", "SEK": "99.00"}
-    merchant = MerchantFactory(currency="SEK")
+def test_a_currency_without_a_schedule_row_is_charged_no_fee_not_the_euro_number():
+    """Escalated through the real service: the fee is never guessed from another currency."""
+    merchant = MerchantFactory(currency="USD")
     with time_machine.travel(IN_MARCH, tick=False):
         dispute = open_dispute(
-            merchant=merchant, reason=Reason.UNAUTHORIZED, now=IN_MARCH, currency="SEK"
+            merchant=merchant, reason=Reason.UNAUTHORIZED, now=IN_MARCH, currency="USD"
         )
-    assert FeeLine.objects.get(dispute=dispute).amount == Decimal("99.00")
+    dispute.refresh_from_db()
+
+    assert dispute.state == "escalated"
+    assert not FeeLine.objects.filter(dispute=dispute).exists()
+    assert "fee" not in dispute.events.get(event_type="escalated").data
 
 
 # --- A month's statement -------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from disputes.choices import (
     CustomerReply,
@@ -25,9 +27,10 @@ from disputes.choices import (
     RefundOffer,
     State,
 )
-from disputes.errors import InvalidAmount, InvalidChoice, NotEligible
+from disputes.errors import CaseAlreadyClosed, InvalidAmount, InvalidChoice, NotEligible
 from disputes.policies import (
     BUYER_PROTECTION,
+    CLAIM_REASONS,
     CUSTOMER_REPLIES,
     EXTENSION_DAYS,
     NEXT_ACTOR,
@@ -35,15 +38,20 @@ from disputes.policies import (
     SILENCE_EFFECT,
     DayCount,
     ExtensionDecision,
+    PastCase,
     RefundTerms,
     ReplyEffect,
     Window,
     add_working_days,
+    appeal_deadline,
+    appeal_open,
+    can_reopen,
     check_program_eligibility,
     customer_replies_for,
     customer_reply_effect,
     days_left,
     deadline_after,
+    deadline_for_display,
     is_open,
     is_working_day,
     minor_units,
@@ -53,6 +61,7 @@ from disputes.policies import (
     payment_state_on_open,
     policy_for,
     protection_checkin_at,
+    protection_ended_by,
     protection_ends_at,
     protection_extension,
     protection_is_active,
@@ -61,6 +70,7 @@ from disputes.policies import (
     round_money,
     settled_amount_for_decision,
     skips_customer_step,
+    under_appeal,
 )
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -1123,6 +1133,7 @@ def eligibility(
     tier: str = ProtectionTier.NONE,
     protection_status: str = ProtectionStatus.NONE,
     protection_ends_at: datetime | None = None,
+    history: tuple[PastCase, ...] = (),
     now: datetime = PLACED_AT,
 ) -> None:
     check_program_eligibility(
@@ -1131,7 +1142,9 @@ def eligibility(
         tier=tier,
         protection_status=protection_status,
         protection_ends_at=protection_ends_at,
+        history=history,
         now=now,
+        support_email="help@portal.example",
     )
 
 
@@ -1207,3 +1220,152 @@ def test_eligibility_for_an_unknown_program_is_an_invalid_choice():
         eligibility("chargeback")
 
     assert excinfo.value.field == "program"
+
+
+# --- One history per order -----------------------------------------------------------------------
+
+ACTIVE_PROTECTION = {
+    "tier": ProtectionTier.PLUS,
+    "protection_status": ProtectionStatus.ACTIVE,
+    "protection_ends_at": ENDS_AT,
+}
+
+
+@pytest.mark.parametrize("state", [State.DECIDED, State.RESOLVED])
+@pytest.mark.parametrize("program", [Program.PAYMENT_DISPUTE, Program.BUYER_PROTECTION])
+def test_a_decided_or_settled_case_is_the_orders_last_word_on_its_program(program, state):
+    earlier = PastCase(public_id="DP-AAAA-BBBB-CCCC", program=program, state=state)
+
+    with pytest.raises(CaseAlreadyClosed) as refused:
+        eligibility(program, history=(earlier,), **ACTIVE_PROTECTION)
+
+    assert refused.value.public_id == "DP-AAAA-BBBB-CCCC"
+    assert "DP-AAAA-BBBB-CCCC" in refused.value.message
+    assert "help@portal.example" in refused.value.message  # how to reach support
+    assert isinstance(refused.value, NotEligible)
+
+
+def test_a_withdrawn_case_does_not_block_a_new_one_while_the_program_allows_it():
+    withdrawn = PastCase("DP-AAAA-BBBB-CCCC", Program.BUYER_PROTECTION, State.WITHDRAWN)
+
+    assert eligibility(Program.BUYER_PROTECTION, history=(withdrawn,), **ACTIVE_PROTECTION) is None
+
+
+def test_a_closed_case_of_the_other_program_does_not_block():
+    decided = PastCase("DP-AAAA-BBBB-CCCC", Program.BUYER_PROTECTION, State.DECIDED)
+
+    assert eligibility(Program.PAYMENT_DISPUTE, history=(decided,)) is None
+
+
+@pytest.mark.parametrize("state", [PaymentState.CHARGED_BACK, PaymentState.REFUNDED])
+def test_buyer_protection_is_refused_once_the_money_went_back(state):
+    with pytest.raises(NotEligible):
+        eligibility(Program.BUYER_PROTECTION, payment_state=state, **ACTIVE_PROTECTION)
+
+
+@pytest.mark.parametrize(
+    ("program", "outcome", "payment_state", "ends"),
+    [
+        (Program.BUYER_PROTECTION, Outcome.CUSTOMER, PaymentState.CHARGED_BACK, True),
+        (Program.BUYER_PROTECTION, Outcome.MERCHANT, PaymentState.ACTIVE, True),
+        (Program.BUYER_PROTECTION, Outcome.AGREEMENT, PaymentState.ACTIVE, True),
+        (Program.BUYER_PROTECTION, Outcome.WITHDRAWN, PaymentState.ACTIVE, False),
+        (Program.PAYMENT_DISPUTE, Outcome.MERCHANT, PaymentState.ACTIVE, False),
+        (Program.PAYMENT_DISPUTE, Outcome.CUSTOMER, PaymentState.CHARGED_BACK, True),
+        (Program.PAYMENT_DISPUTE, Outcome.AGREEMENT, PaymentState.REFUNDED, True),
+        (Program.PAYMENT_DISPUTE, Outcome.WITHDRAWN, PaymentState.ACTIVE, False),
+    ],
+)
+def test_protection_ends_with_its_case_and_when_the_money_goes_back(
+    program, outcome, payment_state, ends
+):
+    assert (
+        protection_ended_by(program=program, outcome=outcome, payment_state=payment_state) is ends
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "other_open", "allowed"),
+    [
+        (State.DECIDED, False, True),
+        (State.RESOLVED, False, True),
+        (State.WITHDRAWN, False, False),
+        (State.ESCALATED, False, False),
+        (State.DECIDED, True, False),
+    ],
+)
+def test_support_reopens_only_a_decided_or_settled_case(state, other_open, allowed):
+    assert can_reopen(state=state, order_has_open_case=other_open) is allowed
+
+
+@pytest.mark.parametrize(
+    ("state", "appealed", "expected"),
+    [
+        (State.ESCALATED, True, True),
+        (State.INFO_REQUESTED, True, True),
+        (State.DECIDED, True, False),  # decided again: the appeal is over
+        (State.ESCALATED, False, False),
+    ],
+)
+def test_a_case_is_under_appeal_while_the_appeal_is_with_support(state, appealed, expected):
+    assert under_appeal(state=state, appealed=appealed) is expected
+
+
+def test_another_request_is_not_a_claim_and_every_other_reason_is():
+    assert Reason.OTHER_REQUEST not in CLAIM_REASONS
+    assert set(Reason.values) - {Reason.OTHER_REQUEST} == CLAIM_REASONS
+
+
+# --- Windows end at the end of a local day, also where DST changes at midnight --------------------
+
+
+def test_the_appeal_window_runs_to_the_end_of_its_14th_local_day():
+    decided = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)  # 16:30 in Amsterdam
+
+    closes = appeal_deadline(decided, time_zone="Europe/Amsterdam", country="NL")
+
+    assert closes == datetime(2026, 3, 16, 23, 0, tzinfo=UTC)  # 17 March 00:00 in Amsterdam
+    args = {"closed_at": decided, "appealed": False, "time_zone": "Europe/Amsterdam"}
+    assert appeal_open(**args, country="NL", now=closes - timedelta(seconds=1))
+    assert not appeal_open(**args, country="NL", now=closes)
+
+
+SANTIAGO = "America/Santiago"
+
+
+@pytest.mark.parametrize(
+    ("start", "last_day"),
+    [
+        # Chile's clocks jump from 00:00 to 01:00 on 6 September 2026: that day begins at 01:00.
+        pytest.param(datetime(2026, 8, 15, 15, 0, tzinfo=UTC), date(2026, 9, 5), id="spring"),
+        # ...and fall back from 00:00 to 23:00 on 5 April 2026: 4 April has its last hour twice.
+        pytest.param(datetime(2026, 3, 14, 15, 0, tzinfo=UTC), date(2026, 4, 4), id="autumn"),
+    ],
+)
+def test_a_window_ending_where_dst_changes_at_midnight_shows_its_last_days_last_minute(
+    start, last_day
+):
+    closes = deadline_after(start, Window(21), time_zone=SANTIAGO, country="CL")
+    shown = deadline_for_display(closes, SANTIAGO)
+
+    assert (shown.date(), shown.hour, shown.minute) == (last_day, 23, 59)
+    zone = ZoneInfo(SANTIAGO)
+    assert (closes - timedelta(seconds=1)).astimezone(zone).date() == last_day
+    assert closes.astimezone(zone).date() == last_day + timedelta(days=1)
+
+
+@given(
+    start=st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)
+    ),
+    days=st.integers(min_value=1, max_value=40),
+    zone=st.sampled_from(
+        [SANTIAGO, "Europe/Amsterdam", "Europe/Helsinki", "America/Havana", "Asia/Tehran", "UTC"]
+    ),
+)
+def test_every_deadline_is_shown_as_the_last_minute_of_a_local_day(start, days, zone):
+    closes = deadline_after(start, Window(days), time_zone=zone, country="NL")
+    shown = deadline_for_display(closes, zone)
+
+    assert (shown.hour, shown.minute) == (23, 59)
+    assert shown.date() == (closes - timedelta(seconds=1)).astimezone(ZoneInfo(zone)).date()

@@ -32,6 +32,7 @@ from disputes.errors import (
     TransitionNotAllowed,
 )
 from disputes.models import Dispute, DisputeEvent
+from disputes.policies import ProtectionEnd
 from notifications.models import OutboxMessage
 from tests.factories import (
     MembershipFactory,
@@ -651,10 +652,10 @@ def test_extending_protection_once(tier, decision, extended_days):
 
 def test_all_fine_ends_protection_early():
     order = OrderFactory(protected=True, placed_at=NOW)
-    assert services.order_end_protection(order=order, now=NOW) is True
+    assert services.order_end_protection(order=order, now=NOW) == ProtectionEnd.ENDED
     order.refresh_from_db()
     assert order.protection_status == ProtectionStatus.ENDED
-    assert services.order_end_protection(order=order, now=NOW) is False
+    assert services.order_end_protection(order=order, now=NOW) == ProtectionEnd.NOT_ACTIVE
     with pytest.raises(NotEligible):
         open_dispute(order=order, program=Program.BUYER_PROTECTION, now=NOW)
 

@@ -14,6 +14,7 @@ from disputes import services
 from disputes.choices import EventType, Outcome, Party, PaymentState, Reason, State
 from disputes.errors import DeadlinePassed, TransitionNotAllowed
 from disputes.models import Dispute
+from disputes.policies import appeal_deadline
 from notifications.models import OutboxMessage
 from tests.factories import (
     MembershipFactory,
@@ -177,15 +178,21 @@ def test_a_merchant_appeals_once_and_a_different_colleague_decides():
         )
 
 
-def test_an_appeal_after_14_days_is_refused():
+def test_an_appeal_after_the_14th_local_day_is_refused():
     dispute, _ = decided_case()
+    merchant = dispute.merchant
+    closes = appeal_deadline(NOW, time_zone=merchant.time_zone, country=merchant.country)
+    assert closes > NOW + timedelta(days=14)  # to the end of the 14th day, not 14 x 24 hours
     with pytest.raises(DeadlinePassed, match="within 14 days"):
         services.dispute_appeal(
-            dispute=dispute,
-            actor=merchant_actor(dispute.merchant),
-            message="Late",
-            now=NOW + timedelta(days=14),
+            dispute=dispute, actor=merchant_actor(merchant), message="Late", now=closes
         )
+    services.dispute_appeal(
+        dispute=dispute,
+        actor=merchant_actor(merchant),
+        message="Just in time",
+        now=closes - timedelta(seconds=1),
+    )
 
 
 def test_only_the_merchant_can_appeal():
