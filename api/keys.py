@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +16,8 @@ from django.db.models import Q
 
 from disputes.models import Merchant, PlatformPartner
 
-from .models import ApiKey
+from .models import ApiKey, KeyOwner
+from .scopes import ALLOWED_SCOPES, DEFAULT_SCOPES
 
 KEY_PREFIX = "dpk_live_"
 _SHOWN_CHARACTERS = len(KEY_PREFIX) + 6
@@ -39,13 +41,25 @@ def api_key_create(
     now: datetime,
     merchant: Merchant | None = None,
     partner: PlatformPartner | None = None,
+    operator: bool = False,
+    scopes: Iterable[str] | None = None,
     created_by_id: int | None = None,
 ) -> NewApiKey:
-    if (merchant is None) == (partner is None):
-        raise ValueError("An API key belongs to a merchant or to a platform partner.")
+    """A key for the operator, a platform partner or a merchant (exactly one), with the scopes
+    asked for (default: all its kind may have). Raises ValueError for anything else."""
+    if sum((operator, merchant is not None, partner is not None)) != 1:
+        raise ValueError("An API key acts for the operator, a platform partner or a merchant.")
+    owner = KeyOwner.OPERATOR if operator else KeyOwner.PARTNER if partner else KeyOwner.MERCHANT
+    allowed = ALLOWED_SCOPES[owner]
+    wanted = set(DEFAULT_SCOPES[owner] if scopes is None else scopes)
+    unknown = wanted - {scope.value for scope in allowed}
+    if unknown:
+        raise ValueError(f"A {owner} key cannot have these scopes: {', '.join(sorted(unknown))}.")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
         name=name,
+        owner_kind=owner,
+        scopes=sorted(wanted),
         merchant=merchant,
         partner=partner,
         prefix=key[:_SHOWN_CHARACTERS],

@@ -1,8 +1,9 @@
-"""Merchant API keys, idempotency records, uploads waiting to be attached, webhook endpoints."""
+"""API keys, idempotency records, uploads waiting to be attached, webhook endpoints."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -22,13 +23,31 @@ WEBHOOK_EVENTS = (
 )
 
 
+class KeyOwner(models.TextChoices):
+    """Who an API key acts for."""
+
+    OPERATOR = "operator", _("Operator: every merchant")
+    PARTNER = "partner", _("Platform partner: the merchants it onboarded")
+    MERCHANT = "merchant", _("Merchant: itself")
+
+
+class EndpointAudience(models.TextChoices):
+    MERCHANT = "merchant", _("A merchant's system: case events")
+    PROVIDER = "provider", _("The provider's ledger: payment instructions")
+
+
 class ApiKey(models.Model):
-    """A secret that acts for one merchant, or for the merchants one platform partner onboarded.
+    """A secret that acts for the operator (every merchant), for the merchants one platform
+    partner onboarded, or for one merchant; it may do what its scopes allow (api/scopes.py).
 
     Only the SHA-256 of the key is kept; the key itself is shown once, when it is made.
     """
 
     name = models.CharField(_("name"), max_length=100)
+    owner_kind = models.CharField(
+        _("acts for"), max_length=16, choices=KeyOwner.choices, default=KeyOwner.MERCHANT
+    )
+    scopes = models.JSONField(_("scopes"), default=list)
     merchant = models.ForeignKey(
         "disputes.Merchant",
         null=True,
@@ -56,9 +75,10 @@ class ApiKey(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(merchant__isnull=False, partner__isnull=True)
-                | Q(merchant__isnull=True, partner__isnull=False),
-                name="api_key_one_owner",
+                condition=Q(owner_kind="merchant", merchant__isnull=False, partner__isnull=True)
+                | Q(owner_kind="partner", merchant__isnull=True, partner__isnull=False)
+                | Q(owner_kind="operator", merchant__isnull=True, partner__isnull=True),
+                name="api_key_owner_matches_kind",
             ),
         ]
 
@@ -114,10 +134,18 @@ class ApiUpload(models.Model):
 
 
 class WebhookEndpoint(models.Model):
-    """Where a merchant wants dispute events sent, signed per Standard Webhooks."""
+    """Where a merchant wants its case events sent, or where the provider wants the payment
+    instructions pushed (no merchant; registered in the admin); signed per Standard Webhooks."""
 
+    audience = models.CharField(
+        max_length=16, choices=EndpointAudience.choices, default=EndpointAudience.MERCHANT
+    )
     merchant = models.ForeignKey(
-        "disputes.Merchant", on_delete=models.CASCADE, related_name="webhook_endpoints"
+        "disputes.Merchant",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
     )
     url = models.URLField(_("URL"), max_length=300)
     events = models.JSONField(_("events"), default=list)
@@ -135,6 +163,13 @@ class WebhookEndpoint(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["merchant", "enabled"], name="webhook_endpoint_merchant")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(audience="merchant", merchant__isnull=False)
+                | Q(audience="provider", merchant__isnull=True),
+                name="webhook_endpoint_audience",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.url
@@ -148,6 +183,22 @@ class WebhookEndpoint(models.Model):
         ):
             secrets.append(self.previous_secret)
         return secrets
+
+
+class ProviderEndpointManager(models.Manager["ProviderEndpoint"]):
+    def get_queryset(self) -> models.QuerySet[ProviderEndpoint]:
+        return super().get_queryset().filter(audience=EndpointAudience.PROVIDER)
+
+
+class ProviderEndpoint(WebhookEndpoint):
+    """The provider's endpoints for payment instructions, as the admin registers them."""
+
+    objects: ClassVar[ProviderEndpointManager] = ProviderEndpointManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = _("provider endpoint")
+        verbose_name_plural = _("provider endpoints (payment instructions)")
 
 
 class WebhookAttempt(models.Model):

@@ -70,10 +70,20 @@ class StatementIssued(Exception):
         super().__init__("An issued statement cannot be changed or deleted.")
 
 
-class FeeSchedule(models.Model):
-    """The fees of one currency from `valid_from` on (a UTC day); a new row replaces the terms
-    from its day on, earlier cases keep the fee fixed when they were escalated."""
+DEFAULT_FEE_PLAN = "standard"
 
+
+class FeeSchedule(models.Model):
+    """The fees of one plan and currency from `valid_from` on (a UTC day); a new row replaces
+    the terms from its day on, earlier cases keep the fee fixed when they were escalated.
+    A merchant's contract terms name the plan it is on ("standard" unless agreed otherwise)."""
+
+    plan = models.CharField(
+        _("fee plan"),
+        max_length=32,
+        default=DEFAULT_FEE_PLAN,
+        help_text=_("The plan merchants' contract terms name, e.g. standard."),
+    )
     currency = models.CharField(_("currency"), max_length=3, help_text=_("ISO 4217 code, e.g. EUR"))
     valid_from = models.DateField(_("valid from"), help_text=_("First day (UTC) these fees apply."))
     standard_fee = models.DecimalField(
@@ -113,9 +123,11 @@ class FeeSchedule(models.Model):
     class Meta:
         verbose_name = _("fee schedule")
         verbose_name_plural = _("fee schedule")
-        ordering = ["currency", "-valid_from"]
+        ordering = ["plan", "currency", "-valid_from"]
         constraints = [
-            models.UniqueConstraint(fields=["currency", "valid_from"], name="fee_schedule_unique"),
+            models.UniqueConstraint(
+                fields=["plan", "currency", "valid_from"], name="fee_schedule_unique"
+            ),
             models.CheckConstraint(
                 condition=Q(currency__regex=r"^[A-Z]{3}$"), name="fee_schedule_currency_iso"
             ),
@@ -130,7 +142,7 @@ class FeeSchedule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.currency} from {self.valid_from:%Y-%m-%d}"
+        return f"{self.plan} {self.currency} from {self.valid_from:%Y-%m-%d}"
 
     def clean(self) -> None:
         self.currency = (self.currency or "").upper()
@@ -141,6 +153,7 @@ class FeeSchedule(models.Model):
 
     def as_terms(self) -> FeeTerms:
         return FeeTerms(
+            plan=self.plan,
             currency=self.currency,
             valid_from=self.valid_from,
             standard_fee=self.standard_fee,

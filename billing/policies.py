@@ -26,24 +26,29 @@ class FeeTerms:
     rate_threshold: Decimal = ELEVATED_RATE_THRESHOLD
     minimum_orders: int = DEFAULT_MINIMUM_ORDERS
     waive_when_merchant_wins: bool = False
+    plan: str = "standard"
 
 
-def terms_in_force(schedule: Iterable[FeeTerms], *, currency: str, at: datetime) -> FeeTerms | None:
-    """The schedule row of `currency` in force at the instant `at`: the latest one whose
-    valid-from day (UTC) has begun. None when the currency has no row yet."""
+def terms_in_force(
+    schedule: Iterable[FeeTerms], *, currency: str, at: datetime, plan: str = "standard"
+) -> FeeTerms | None:
+    """The schedule row of `plan` and `currency` in force at the instant `at`: the latest one
+    whose valid-from day (UTC) has begun. None when the plan has no row for the currency yet."""
     day = at.astimezone(UTC).date()
     candidates = [
         terms
         for terms in schedule
-        if terms.currency == currency.upper() and terms.valid_from <= day
+        if terms.plan == plan and terms.currency == currency.upper() and terms.valid_from <= day
     ]
     return max(candidates, key=lambda terms: terms.valid_from, default=None)
 
 
-def standard_fee_at(schedule: Iterable[FeeTerms], *, currency: str, at: datetime) -> Decimal | None:
-    """The standard fee fixed when a case is escalated at `at`, or None when the currency has
-    no schedule row: no fee is ever priced from another currency's number."""
-    terms = terms_in_force(schedule, currency=currency, at=at)
+def standard_fee_at(
+    schedule: Iterable[FeeTerms], *, currency: str, at: datetime, plan: str = "standard"
+) -> Decimal | None:
+    """The standard fee fixed when a case is escalated at `at`, or None when the plan has no
+    row for the currency: no fee is ever priced from another currency's number."""
+    terms = terms_in_force(schedule, currency=currency, at=at, plan=plan)
     return None if terms is None else round_money(terms.standard_fee, currency)
 
 

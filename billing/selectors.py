@@ -148,3 +148,12 @@ def currencies_without_fee_schedule() -> list[str]:
         Merchant.objects.exclude(currency__in=priced).values_list("currency", flat=True).distinct()
     )
     return sorted(held)
+
+
+def priced_currencies(*, plan: str, currencies: set[str]) -> set[str]:
+    """Which of these currencies the fee plan has a schedule row for (one query)."""
+    return set(
+        FeeSchedule.objects.filter(plan=plan, currency__in=currencies)
+        .values_list("currency", flat=True)
+        .distinct()
+    )

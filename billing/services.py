@@ -24,13 +24,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from disputes.models import Dispute, Merchant, MerchantMembership
+from disputes.choices import InstructionKind
+from disputes.instructions import NewInstruction, instructions_write
+from disputes.models import ContractTerms, Dispute, Merchant, MerchantMembership
 from disputes.policies import round_money
 from disputes.selectors import dispute_rate_counts
 from notifications.services import EmailNotice, outbox_enqueue, recipient_key
 
 from . import signals
 from .models import (
+    DEFAULT_FEE_PLAN,
     FeeKind,
     FeeLine,
     FeeSchedule,
@@ -73,25 +76,37 @@ def fee_schedule(currencies: Iterable[str] | None = None) -> list[FeeTerms]:
     return [row.as_terms() for row in rows]
 
 
-def fee_charge_escalations(*, disputes: Sequence[Dispute], now: datetime) -> dict[int, Decimal]:
+def fee_charge_escalations(
+    *, disputes: Sequence[Dispute], now: datetime
+) -> dict[int, tuple[Decimal, int | None]]:
     """Fix the standard fee of each newly escalated case (once per case, enforced by the DB),
-    from the schedule in force at the escalation instant. Returns the fee per dispute id; a
-    case whose currency has no schedule row is charged nothing (and logged)."""
+    from its fee plan's schedule in force at the escalation instant.
+
+    Returns {dispute id: (fee, fee line id)}. A test merchant's case gets its fee stated but
+    no fee line (test merchants are never billed: fee line id None). A case whose plan has no
+    row for its currency is charged nothing (and logged).
+    """
     if not disputes:
         return {}
     schedule = fee_schedule(dispute.currency for dispute in disputes)
+    plans = _fee_plans(disputes)
     fees: dict[int, Decimal] = {}
     lines = []
     description = gettext("Dispute fee for case %(case)s")  # translated once per batch
     unpriced: list[str] = []
     for dispute in disputes:
         amount = standard_fee_at(
-            schedule, currency=dispute.currency, at=dispute.escalated_at or now
+            schedule,
+            currency=dispute.currency,
+            at=dispute.escalated_at or now,
+            plan=plans.get(dispute.terms_id, DEFAULT_FEE_PLAN),
         )
         if amount is None:
             unpriced.append(dispute.public_id)
             continue
         fees[dispute.pk] = amount
+        if dispute.merchant.test_mode:
+            continue
         lines.append(
             FeeLine(
                 merchant_id=dispute.merchant_id,
@@ -104,6 +119,13 @@ def fee_charge_escalations(*, disputes: Sequence[Dispute], now: datetime) -> dic
             )
         )
     FeeLine.objects.bulk_create(lines, ignore_conflicts=True)
+    line_ids: dict[int, int] = {}
+    if lines:
+        line_ids = dict(
+            FeeLine.objects.filter(
+                dispute_id__in=[line.dispute_id for line in lines], kind=FeeKind.STANDARD
+            ).values_list("dispute_id", "pk")
+        )
     if unpriced:
         # The escalation stands (its deadline passed); the fee waits for a schedule row, and
         # `manage.py check` and the fee schedule's admin page name the currency meanwhile.
@@ -112,7 +134,15 @@ def fee_charge_escalations(*, disputes: Sequence[Dispute], now: datetime) -> dic
             len(unpriced),
             ", ".join(unpriced[:10]),
         )
-    return fees
+    return {dispute_id: (fee, line_ids.get(dispute_id)) for dispute_id, fee in fees.items()}
+
+
+def _fee_plans(disputes: Sequence[Dispute]) -> dict[int | None, str]:
+    """The fee plan of each case's contract terms (one query; cases without terms: none)."""
+    ids = {dispute.terms_id for dispute in disputes if dispute.terms_id is not None}
+    if not ids:
+        return {}
+    return dict(ContractTerms.objects.filter(pk__in=ids).values_list("pk", "fee_plan"))
 
 
 # --- Monthly statements --------------------------------------------------------------------------
@@ -145,7 +175,8 @@ def statements_issue_month(
     after = 0
     while True:
         merchant_ids = list(
-            Merchant.objects.filter(pk__gt=after)
+            # Test merchants are never billed.
+            Merchant.objects.filter(pk__gt=after, test_mode=False)
             .order_by("pk")
             .values_list("pk", flat=True)[:batch_size]
         )
@@ -252,7 +283,8 @@ def statements_compute_batch(
             for terms in MerchantFeeTerms.objects.filter(merchant_id__in=ids)
         }
         charges = _charges_of_month(ids, period)
-        corrections = _corrections_due(ids, period, schedule)
+        plans = _plans_on(ids, period.first_day)
+        corrections = _corrections_due(ids, period, schedule, plans)
 
         planned: dict[tuple[int, str], list[PlannedLine]] = defaultdict(list)
         snapshots: dict[tuple[int, str], tuple[FeeTerms, Decimal | None]] = {}
@@ -269,8 +301,9 @@ def statements_compute_batch(
                 if statement is not None and statement.is_issued:
                     run.already_issued += 1
                     continue
-                priced = terms_in_force(schedule, currency=currency, at=period.start)
-                terms = _terms_for_month(schedule, currency, period)
+                plan = plans.get(merchant_id, DEFAULT_FEE_PLAN)
+                priced = terms_in_force(schedule, currency=currency, at=period.start, plan=plan)
+                terms = _terms_for_month(schedule, currency, period, plan)
                 surcharge = None
                 # No schedule row for the currency: no elevated fee, never another's amount.
                 if priced is not None and surcharge_applies(
@@ -327,7 +360,7 @@ def statements_compute_batch(
                 ],
             )
         statements = [*to_create, *to_update]
-        StatementLine.objects.bulk_create(
+        written = StatementLine.objects.bulk_create(
             [
                 StatementLine(
                     statement=statement,
@@ -345,6 +378,7 @@ def statements_compute_batch(
             ]
         )
         if issue:
+            _write_fee_instructions(written, charges, now=now)
             _queue_statement_emails(statements, now=now)
             signals.statements_issued.send(sender=Statement, statements=statements, now=now)
         run.batches += 1
@@ -354,11 +388,85 @@ def statements_compute_batch(
     return statements
 
 
-def _terms_for_month(schedule: Sequence[FeeTerms], currency: str, period: Period) -> FeeTerms:
-    """The month's surcharge and waiver terms: the schedule in force on its first day. A
-    currency without a schedule gets the default threshold and no fee at all (no amount is
+def fee_instruction_for(
+    line: StatementLine, standard_fee: Decimal | None
+) -> tuple[InstructionKind, Decimal] | None:
+    """The fee instruction a case's statement line stands for, if any: an elevated fee or a
+    debit is charged, a waiver waives the standard fee charged at escalation, a credit is
+    credited, an adjustment is charged or credited by its sign."""
+    if line.dispute_id is None:
+        return None
+    if line.kind in (LineKind.SURCHARGE, LineKind.DEBIT) and line.amount > 0:
+        return InstructionKind.FEE_CHARGED, line.amount
+    if line.kind == LineKind.WAIVED and standard_fee is not None:
+        return InstructionKind.FEE_WAIVED, standard_fee
+    if line.kind == LineKind.CREDIT and line.amount < 0:
+        return InstructionKind.FEE_CREDITED, -line.amount
+    if line.kind == LineKind.ADJUSTMENT and line.amount != 0:
+        kind = InstructionKind.FEE_CHARGED if line.amount > 0 else InstructionKind.FEE_CREDITED
+        return kind, abs(line.amount)
+    return None
+
+
+def _write_fee_instructions(
+    lines: Sequence[StatementLine],
+    charges: dict[tuple[int, str], list[EscalationCharge]],
+    *,
+    now: datetime,
+) -> None:
+    """What an issued statement changes in the fees already instructed at escalation: the
+    elevated fee and debits are charged, waived standard fees waived, credits credited."""
+    standard: dict[int | None, Decimal] = {
+        charge.fee_line_id: charge.amount
+        for month_charges in charges.values()
+        for charge in month_charges
+        if charge.is_standard
+    }
+    effects: list[tuple[StatementLine, InstructionKind, Decimal]] = []
+    for line in lines:
+        effect = fee_instruction_for(line, standard.get(line.fee_line_id))
+        if effect is not None:
+            effects.append((line, *effect))
+    if not effects:
+        return
+    cases = Dispute.objects.select_related("order", "merchant").in_bulk(
+        {line.dispute_id for line, _kind, _amount in effects}
+    )
+    instructions_write(
+        [
+            NewInstruction(
+                kind=kind,
+                order=cases[line.dispute_id].order,
+                merchant=cases[line.dispute_id].merchant,
+                amount=amount,
+                dispute=cases[line.dispute_id],
+                statement_line_id=line.pk,
+            )
+            for line, kind, amount in effects
+        ],
+        now=now,
+    )
+
+
+def _plans_on(merchant_ids: Sequence[int], day: date) -> dict[int, str]:
+    """Each merchant's fee plan under its contract terms in force on `day` (one query)."""
+    plans: dict[int, str] = {}
+    for merchant_id, plan in (
+        ContractTerms.objects.filter(merchant_id__in=merchant_ids, valid_from__lte=day)
+        .order_by("merchant_id", "valid_from")
+        .values_list("merchant_id", "fee_plan")
+    ):
+        plans[merchant_id] = plan  # the latest version wins
+    return plans
+
+
+def _terms_for_month(
+    schedule: Sequence[FeeTerms], currency: str, period: Period, plan: str = DEFAULT_FEE_PLAN
+) -> FeeTerms:
+    """The month's surcharge and waiver terms: the plan's schedule in force on its first day.
+    A currency without a schedule gets the default threshold and no fee at all (no amount is
     known for it; `manage.py check` reports it)."""
-    terms = terms_in_force(schedule, currency=currency, at=period.start)
+    terms = terms_in_force(schedule, currency=currency, at=period.start, plan=plan)
     if terms is not None:
         return terms
     return FeeTerms(
@@ -421,7 +529,10 @@ _ORIGINAL_KINDS = (LineKind.STANDARD, LineKind.SURCHARGE, LineKind.WAIVED)
 
 
 def _corrections_due(
-    merchant_ids: Sequence[int], period: Period, schedule: Sequence[FeeTerms]
+    merchant_ids: Sequence[int],
+    period: Period,
+    schedule: Sequence[FeeTerms],
+    plans: dict[int, str],
 ) -> dict[tuple[int, str], list[PlannedLine]]:
     """Credits and debits for cases billed on earlier, issued statements whose waiver changed
     since. Only cases changed after their statement was issued are read: one query."""
@@ -469,7 +580,9 @@ def _corrections_due(
         if case.original_line_id is None:
             continue
         # Waived or not is judged by the terms of the month the case was billed in.
-        terms = _terms_for_month(schedule, case.currency, month_of(case.month))
+        terms = _terms_for_month(
+            schedule, case.currency, month_of(case.month), plans.get(case.merchant_id, "standard")
+        )
         line = plan_correction(
             BilledCase(
                 dispute_id=dispute_id,

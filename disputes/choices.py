@@ -98,8 +98,34 @@ class PaymentState(models.TextChoices):
     ACTIVE = "active", _("Active (to be paid)")
     PAUSED = "paused", _("Paused during a dispute")
     PAID = "paid", _("Paid")
+    # The customer owes nothing more: an unpaid invoice decided or settled for the customer.
+    CANCELLED = "cancelled", _("Invoice cancelled")
     CHARGED_BACK = "charged_back", _("Charged back")
     REFUNDED = "refunded", _("Refunded")
+
+
+# The invoice is still to be paid (wholly or in part): what a decision cancels, not charges back.
+UNPAID_STATES = (PaymentState.ACTIVE, PaymentState.PAUSED, PaymentState.CANCELLED)
+
+
+class InstructionKind(models.TextChoices):
+    """What the portal tells the provider to do with an order's money or invoice."""
+
+    PAUSE_INVOICE = "pause_invoice", _("Pause the invoice")
+    # The customer must pay `amount` (again): after a pause, or when a cancellation is undone.
+    REACTIVATE_INVOICE = "reactivate_invoice", _("Reactivate the invoice")
+    CANCEL_INVOICE = "cancel_invoice", _("Cancel (part of) the invoice")
+    CHARGE_BACK = "charge_back", _("Charge back")
+    REFUND = "refund", _("Refund")
+    REVERSE_CHARGEBACK = "reverse_chargeback", _("Reverse the chargeback")
+    FEE_CHARGED = "fee_charged", _("Dispute fee charged")
+    FEE_WAIVED = "fee_waived", _("Dispute fee waived")
+    FEE_CREDITED = "fee_credited", _("Dispute fee credited")
+
+
+class WindowDayCount(models.TextChoices):
+    CALENDAR = "calendar", _("Calendar days")
+    WORKING = "working", _("Working days")
 
 
 class ProtectionTier(models.TextChoices):

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.conf import settings
 
+from .contracts import contract_terms_at, terms_of
 from .errors import DomainError
 from .models import Dispute, Order
 from .policies import PastCase, check_program_eligibility
@@ -30,6 +31,7 @@ def check_order_eligibility(order: Order, program: str, *, now: datetime) -> Non
     """Raise NotEligible (or CaseAlreadyClosed) when the order cannot get this program's case."""
     check_program_eligibility(
         program,
+        terms=terms_of(contract_terms_at(order.merchant, now)),
         payment_state=order.payment_state,
         tier=order.protection_tier,
         protection_status=order.protection_status,

@@ -63,6 +63,11 @@ class InvalidChoice(DomainError):
     default_message = _("That choice is not available here.")
 
 
+class InvalidTerms(DomainError):
+    code = "invalid_terms"
+    default_message = _("These contract terms are outside what the programs allow.")
+
+
 class MissingMessage(DomainError):
     code = "message_required"
     default_message = _("A message is required.")

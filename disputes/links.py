@@ -95,3 +95,33 @@ def order_id_from_protection_token(token: str) -> int:
     if not isinstance(payload, dict) or "o" not in payload:
         raise LinkInvalid()
     return int(payload["o"])
+
+
+# --- The customer's link to an order: opens a case without typing shop, number and email --------
+
+_ORDER_LINK_SALT = "disputes.order-link"
+
+
+def order_token(order: Order) -> str:
+    return signing.dumps({"o": order.pk}, salt=_ORDER_LINK_SALT)
+
+
+def customer_order_urls() -> Callable[[Order], str]:
+    """The signed link a provider puts in its app or order email, for many orders (resolved
+    once; see absolute_url_builder). It works for CUSTOMER_LINK_MAX_AGE."""
+    build = absolute_url_builder("disputes:order-link", "token")
+    return lambda order: build(order_token(order))
+
+
+def order_id_from_order_token(token: str) -> int:
+    try:
+        payload = signing.loads(
+            token, salt=_ORDER_LINK_SALT, max_age=settings.CUSTOMER_LINK_MAX_AGE
+        )
+    except signing.SignatureExpired:
+        raise LinkExpired() from None
+    except signing.BadSignature:
+        raise LinkInvalid() from None
+    if not isinstance(payload, dict) or "o" not in payload:
+        raise LinkInvalid()
+    return int(payload["o"])

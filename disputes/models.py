@@ -20,6 +20,7 @@ from .choices import (
     OPEN_STATES,
     ActorKind,
     EventType,
+    InstructionKind,
     MemberRole,
     Outcome,
     Party,
@@ -31,6 +32,7 @@ from .choices import (
     RefundOffer,
     State,
     Visibility,
+    WindowDayCount,
 )
 from .identifiers import new_public_id
 from .policies import NEXT_ACTOR, RefundTerms
@@ -71,6 +73,9 @@ class Merchant(models.Model):
         on_delete=models.PROTECT,
         related_name="merchants",
     )
+    # A test merchant: the API lets an integrator play the customer and the clock for its
+    # orders; it never appears in fees, statements or the support figures.
+    test_mode = models.BooleanField(_("test merchant"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -86,6 +91,51 @@ class Merchant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ContractTerms(models.Model):
+    """One version of a merchant's contract: the programs it has, the merchant's window, the fee
+    plan. Versions start on a UTC day; a case keeps the version in force when it was opened.
+    The rules that read them are in policies.py (`merchant_window_for`, `check_terms`)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="terms")
+    valid_from = models.DateField(_("valid from"), help_text=_("First day (UTC) they apply."))
+    payment_dispute = models.BooleanField(_("payment disputes"), default=True)
+    buyer_protection = models.BooleanField(_("buyer protection"), default=True)
+    dispute_window_days = models.PositiveSmallIntegerField(_("merchant window (days)"), default=21)
+    dispute_window_day_count = models.CharField(
+        _("counted in"),
+        max_length=16,
+        choices=WindowDayCount.choices,
+        default=WindowDayCount.CALENDAR,
+    )
+    protection_window_days = models.PositiveSmallIntegerField(
+        _("buyer protection window (days)"), default=5
+    )
+    fee_plan = models.CharField(_("fee plan"), max_length=32, default="standard")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("contract terms")
+        verbose_name_plural = _("contract terms")
+        ordering = ["merchant", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "valid_from"], name="terms_one_per_day"),
+            models.CheckConstraint(
+                condition=Q(payment_dispute=True) | Q(buyer_protection=True),
+                name="terms_some_program",
+            ),
+            models.CheckConstraint(
+                condition=Q(dispute_window_days__gte=14, dispute_window_days__lte=21),
+                name="terms_dispute_window_in_bounds",
+            ),
+            models.CheckConstraint(
+                condition=Q(protection_window_days=5), name="terms_protection_window_in_bounds"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} from {self.valid_from:%Y-%m-%d}"
 
 
 class MerchantMembership(models.Model):
@@ -145,6 +195,21 @@ class Order(models.Model):
         choices=ProtectionStatus.choices,
         default=ProtectionStatus.NONE,
     )
+    # A pay-later invoice (to be paid after delivery) or paid at checkout.
+    is_invoice = models.BooleanField(_("pay-later invoice"), default=True)
+    shipments = models.JSONField(_("shipments"), default=list, blank=True)
+    line_summary = models.TextField(_("what was ordered"), blank=True)
+    # What the provider reports through the order feed (not decided here).
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    refunded_outside_amount = models.DecimalField(
+        _("refunded outside the portal"), max_digits=14, decimal_places=2, default=0
+    )
+    # What the order's cases have moved to the customer (the sum of their moved_amount): what
+    # is still at stake in a new case is the amount minus this.
+    moved_to_customer = models.DecimalField(
+        _("moved to the customer by cases"), max_digits=14, decimal_places=2, default=0
+    )
     protection_ends_at = models.DateTimeField(_("protection ends at"), null=True, blank=True)
     protection_extended_at = models.DateTimeField(null=True, blank=True)
     protection_checkin_sent_at = models.DateTimeField(null=True, blank=True)
@@ -157,6 +222,11 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "order_number"], name="order_number_unique_per_merchant"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_outside_amount__gte=0)
+                & Q(refunded_outside_amount__lte=F("amount")),
+                name="order_refunded_outside_in_range",
             ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="order_amount_not_negative"),
             models.CheckConstraint(
@@ -186,6 +256,9 @@ class Order(models.Model):
         indexes = [
             # Orders placed per merchant and period: the dispute rate's denominator.
             models.Index(fields=["merchant", "placed_at"], name="order_merchant_placed"),
+            # The API's order list, newest first, a keyset page at a time.
+            models.Index(fields=["merchant", "-placed_at", "-id"], name="order_merchant_list"),
+            models.Index(fields=["merchant", "updated_at", "id"], name="order_merchant_updated"),
             # Portal search by the customer's email (iexact compares upper-cased values).
             models.Index(Upper("customer_email"), "merchant", name="order_customer_email"),
             # The day-23 check-in and the expiry sweeps read only active protections.
@@ -237,6 +310,15 @@ class Dispute(FSMModelMixin, models.Model):
     currency = models.CharField(_("currency"), max_length=3)
     order_amount = models.DecimalField(_("order amount"), max_digits=14, decimal_places=2)
     disputed_amount = models.DecimalField(_("disputed amount"), max_digits=14, decimal_places=2)
+    # The merchant's contract version in force when the case was opened (None: the defaults).
+    terms = models.ForeignKey(
+        ContractTerms,
+        verbose_name=_("contract terms"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="disputes",
+    )
     refund_offer = models.CharField(
         _("refund offer"), max_length=16, choices=RefundOffer.choices, blank=True
     )
@@ -245,6 +327,11 @@ class Dispute(FSMModelMixin, models.Model):
     )
     settled_amount = models.DecimalField(
         _("amount to the customer"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    # What this case has moved to the customer so far (cancelled from the invoice, charged back
+    # or refunded), net of what a later decision undid: the instructions' running total.
+    moved_amount = models.DecimalField(
+        _("moved to the customer"), max_digits=14, decimal_places=2, default=0
     )
 
     opened_at = models.DateTimeField(_("opened at"))
@@ -275,6 +362,7 @@ class Dispute(FSMModelMixin, models.Model):
     # Support found an unauthorized purchase to be fraud: the merchant pays no dispute fee.
     fraud_proven = models.BooleanField(_("proven fraud"), default=False)
     appealed_at = models.DateTimeField(_("appealed at"), null=True, blank=True)
+    reopened_at = models.DateTimeField(_("reopened at"), null=True, blank=True)
     appealed_decision_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("appealed decision was by"),
@@ -527,6 +615,7 @@ class Dispute(FSMModelMixin, models.Model):
         self.settled_amount = None
         self.closed_at = None
         self.escalated_at = now
+        self.reopened_at = now
         self.next_actor = Party.SUPPORT
         self.due_at = None
         self.reminder_due_at = None
@@ -564,17 +653,21 @@ TRANSITION_FIELDS = [
     "fraud_proven",
     "appealed_at",
     "appealed_decision_by",
+    "reopened_at",
+    "moved_amount",
     "updated_at",
 ]
 assert set(CLOSED_STATES) | set(OPEN_STATES) == set(State.values)  # noqa: S101
 
 
 class AppendOnlyQuerySet(models.QuerySet):
+    """For records that are written once and never changed: the timeline, the instructions."""
+
     def update(self, **kwargs: object) -> int:
-        raise TypeError("The dispute timeline is append-only.")
+        raise TypeError("These records are append-only.")
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        raise TypeError("The dispute timeline is append-only.")
+        raise TypeError("These records are append-only.")
 
 
 class DisputeEvent(models.Model):
@@ -643,3 +736,71 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class InstructionSequence(models.Model):
+    """The one counter that numbers payment instructions: locked, incremented and written by the
+    transaction that writes them, so the numbers have no gaps and follow commit order."""
+
+    last = models.BigIntegerField(default=0)
+    # Orders up to this id existed before the portal wrote instructions (set when they were
+    # introduced): their earlier decisions have none, so the ledger check leaves them out.
+    orders_before = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return str(self.last)
+
+
+class PaymentInstruction(models.Model):
+    """An effect on an order's money or invoice that the portal decided, for the provider.
+
+    Written in the transaction of the change that causes it; `sequence` numbers them without
+    gaps across the whole portal; the provider pulls them in order or receives them signed.
+    """
+
+    sequence = models.BigIntegerField(unique=True)
+    public_id = models.CharField(max_length=40, unique=True)
+    kind = models.CharField(_("instruction"), max_length=32, choices=InstructionKind.choices)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="instructions")
+    dispute = models.ForeignKey(
+        Dispute, null=True, blank=True, on_delete=models.PROTECT, related_name="instructions"
+    )
+    event = models.ForeignKey(
+        DisputeEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The fee line (standard fee) or statement line (surcharge, waiver, credit) a fee
+    # instruction stands for.
+    fee_line = models.ForeignKey(
+        "billing.FeeLine", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    statement_line = models.ForeignKey(
+        "billing.StatementLine", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    livemode = models.BooleanField(default=True)  # False for a test merchant's orders
+    created_at = models.DateTimeField(_("created at"))
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sequence"]
+        indexes = [
+            models.Index(fields=["order", "sequence"], name="instruction_order"),
+            models.Index(fields=["merchant", "sequence"], name="instruction_merchant"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=InstructionKind.values), name="instruction_kind_valid"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="instruction_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.kind} {self.amount} {self.currency}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Payment instructions are never changed.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 from .choices import (
     OPEN_STATES,
     CustomerReply,
+    InstructionKind,
     Outcome,
     Party,
     PaymentState,
@@ -31,7 +32,7 @@ from .choices import (
     RefundOffer,
     State,
 )
-from .errors import CaseAlreadyClosed, InvalidAmount, InvalidChoice, NotEligible
+from .errors import CaseAlreadyClosed, InvalidAmount, InvalidChoice, InvalidTerms, NotEligible
 
 # --- Deadlines -----------------------------------------------------------------------------------
 
@@ -147,7 +148,10 @@ class ReasonRule:
 @dataclass(frozen=True)
 class ProgramPolicy:
     program: Program
-    merchant_window: Window
+    merchant_window: Window  # the default; a merchant's contract terms may set another
+    # What contract terms may set the merchant's window to: days (inclusive) and how counted.
+    merchant_window_days: tuple[int, int]
+    merchant_window_day_counts: frozenset[DayCount]
     customer_window: Window
     information_window: Window
     merchant_reminder_days: tuple[int, ...]
@@ -169,6 +173,9 @@ class ProgramPolicy:
 PAYMENT_DISPUTE = ProgramPolicy(
     program=Program.PAYMENT_DISPUTE,
     merchant_window=Window(21),
+    # "14 - 21 werkdagen": contracts may set 14 to 21 days, calendar or working days.
+    merchant_window_days=(14, 21),
+    merchant_window_day_counts=frozenset({DayCount.CALENDAR, DayCount.WORKING}),
     customer_window=Window(20),
     information_window=Window(5, DayCount.WORKING),
     merchant_reminder_days=(7, 3, 1),
@@ -186,7 +193,9 @@ PAYMENT_DISPUTE = ProgramPolicy(
 
 BUYER_PROTECTION = ProgramPolicy(
     program=Program.BUYER_PROTECTION,
-    merchant_window=Window(5),  # calendar days, not working days (seed 004)
+    merchant_window=Window(5),  # calendar days, not working days
+    merchant_window_days=(5, 5),
+    merchant_window_day_counts=frozenset({DayCount.CALENDAR}),
     customer_window=Window(20),
     information_window=Window(5, DayCount.WORKING),
     merchant_reminder_days=(2, 1),
@@ -229,6 +238,56 @@ def policy_for(program: str) -> ProgramPolicy:
         return PROGRAMS[program]
     except KeyError:
         raise InvalidChoice(field="program") from None
+
+
+# --- Contract terms ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A merchant's contract as the rules read it (ContractTerms holds the versions)."""
+
+    payment_dispute: bool = True
+    buyer_protection: bool = True
+    dispute_window_days: int = PAYMENT_DISPUTE.merchant_window.days
+    dispute_window_day_count: DayCount = PAYMENT_DISPUTE.merchant_window.day_count
+    protection_window_days: int = BUYER_PROTECTION.merchant_window.days
+    fee_plan: str = "standard"
+
+
+DEFAULT_TERMS = Terms()
+
+
+def check_terms(terms: Terms) -> None:
+    """Raise InvalidTerms (naming the field) unless the terms are within the programs' bounds."""
+    if not (terms.payment_dispute or terms.buyer_protection):
+        raise InvalidTerms(gettext("A merchant has at least one program."), field="programs")
+    low, high = PAYMENT_DISPUTE.merchant_window_days
+    if not low <= terms.dispute_window_days <= high:
+        raise InvalidTerms(
+            gettext("The payment-dispute window is %(low)s to %(high)s days.")
+            % {"low": low, "high": high},
+            field="dispute_window_days",
+        )
+    if terms.dispute_window_day_count not in PAYMENT_DISPUTE.merchant_window_day_counts:
+        raise InvalidTerms(field="dispute_window_day_count")
+    low, high = BUYER_PROTECTION.merchant_window_days
+    if not low <= terms.protection_window_days <= high:
+        raise InvalidTerms(
+            gettext("The buyer-protection window is %(days)s calendar days.") % {"days": low},
+            field="protection_window_days",
+        )
+
+
+def program_offered(program: str, terms: Terms) -> bool:
+    return terms.payment_dispute if program == Program.PAYMENT_DISPUTE else terms.buyer_protection
+
+
+def merchant_window_for(program: str, terms: Terms) -> Window:
+    """The merchant's window for a new case of this program under these terms."""
+    if program == Program.PAYMENT_DISPUTE:
+        return Window(terms.dispute_window_days, DayCount(terms.dispute_window_day_count))
+    return Window(terms.protection_window_days)
 
 
 # Refund after return (support's decision): the customer ships within RETURN_WINDOW, the
@@ -457,34 +516,118 @@ def skips_customer_step(rule: ReasonRule, terms: RefundTerms) -> bool:
     return rule.escalate_when_refused and terms.offer == RefundOffer.NONE
 
 
-# --- Invoice effects -----------------------------------------------------------------------------
+# --- Money and invoice effects, as payment instructions -----------------------------------------
+#
+# An order is an unpaid invoice (active, paused, or cancelled in the end) or paid (at checkout,
+# or the invoice was paid). What a case moves to the customer is cancelled from an unpaid
+# invoice, and charged back (decided) or refunded (agreed) when paid. Every effect is a
+# `MoneyEffect`, written as a payment instruction for the provider in the same transaction.
 
 
-def payment_state_on_open(current: str, policy: ProgramPolicy) -> PaymentState:
+@dataclass(frozen=True)
+class MoneyEffect:
+    kind: InstructionKind
+    amount: Decimal
+
+
+MONEY_TO_CUSTOMER = frozenset(
+    {InstructionKind.CANCEL_INVOICE, InstructionKind.CHARGE_BACK, InstructionKind.REFUND}
+)
+MONEY_BACK_FROM_CUSTOMER = frozenset(
+    {InstructionKind.REACTIVATE_INVOICE, InstructionKind.REVERSE_CHARGEBACK}
+)
+PAID_STATES = frozenset({PaymentState.PAID, PaymentState.CHARGED_BACK, PaymentState.REFUNDED})
+# The money went back in full, one way or another: nothing is left to dispute or protect.
+SETTLED_STATES = frozenset(
+    {PaymentState.CHARGED_BACK, PaymentState.REFUNDED, PaymentState.CANCELLED}
+)
+
+
+def initial_payment_state(*, is_invoice: bool) -> PaymentState:
+    return PaymentState.ACTIVE if is_invoice else PaymentState.PAID
+
+
+def payment_on_open(
+    current: str, policy: ProgramPolicy, *, outstanding: Decimal
+) -> tuple[PaymentState, list[MoneyEffect]]:
+    """A payment dispute on an active invoice pauses it: the customer need not pay meanwhile."""
     if policy.pauses_invoice and current == PaymentState.ACTIVE:
-        return PaymentState.PAUSED
-    return PaymentState(current)
+        return PaymentState.PAUSED, [MoneyEffect(InstructionKind.PAUSE_INVOICE, outstanding)]
+    return PaymentState(current), []
 
 
-def payment_state_on_close(
-    current: str, *, outcome: str, settled_amount: Decimal, order_amount: Decimal
-) -> PaymentState:
-    """What happens to the order's payment when a case closes.
+def payment_on_close(
+    current: str,
+    *,
+    outcome: str,
+    settled_amount: Decimal,
+    already_moved: Decimal,
+    at_stake: Decimal,
+) -> tuple[PaymentState, list[MoneyEffect]]:
+    """What a closed case does to the order's money, and the instructions that say so.
 
-    Support decides for the customer (fully or in part): the amount is charged back. The merchant
-    refunds the whole order by agreement: refunded. Anything else (decided for the merchant,
-    withdrawn, a partial or no refund agreed): a paused invoice is reactivated and the customer
-    pays what is left.
+    `already_moved` is what earlier decisions of this same case moved to the customer (a case
+    decided again after an appeal or a reopening moves only the difference); `at_stake` is what
+    this case could move at most (the order's amount less what other cases moved). Decided for
+    the customer or settled with a refund: an unpaid invoice is cancelled by that amount; a paid
+    order is charged back (a decision) or refunded (an agreement). Nothing to the customer:
+    a paused invoice is payable again, and an earlier cancellation or chargeback is undone.
     """
-    if outcome in (Outcome.CUSTOMER, Outcome.SPLIT) and settled_amount > 0:
-        return PaymentState.CHARGED_BACK
-    if outcome == Outcome.AGREEMENT and settled_amount == order_amount and settled_amount > 0:
-        return PaymentState.REFUNDED
-    if current == PaymentState.PAUSED:
-        return PaymentState.ACTIVE
-    if outcome == Outcome.MERCHANT and current == PaymentState.CHARGED_BACK:
-        return PaymentState.ACTIVE  # an appeal won by the merchant reverses the chargeback
-    return PaymentState(current)
+    to_customer = settled_amount if outcome in MONEY_OUTCOMES else Decimal("0.00")
+    delta = to_customer - already_moved
+    effects: list[MoneyEffect] = []
+    if current in PAID_STATES:
+        if delta > 0:
+            kind = (
+                InstructionKind.REFUND
+                if outcome == Outcome.AGREEMENT
+                else InstructionKind.CHARGE_BACK
+            )
+            effects.append(MoneyEffect(kind, delta))
+        elif delta < 0:
+            effects.append(MoneyEffect(InstructionKind.REVERSE_CHARGEBACK, -delta))
+        if to_customer == 0:
+            return PaymentState.PAID, effects
+        if outcome == Outcome.AGREEMENT:
+            full = to_customer == at_stake
+            return (PaymentState.REFUNDED if full else PaymentState.PAID), effects
+        return PaymentState.CHARGED_BACK, effects
+    # An unpaid invoice: what goes to the customer is cancelled from it.
+    if delta > 0:
+        effects.append(MoneyEffect(InstructionKind.CANCEL_INVOICE, delta))
+    remaining = at_stake - to_customer
+    if remaining <= 0:
+        return PaymentState.CANCELLED, effects
+    if current != PaymentState.ACTIVE or delta < 0:
+        # Paused, or (partly) cancelled before: the customer must pay `remaining` again.
+        effects.append(MoneyEffect(InstructionKind.REACTIVATE_INVOICE, remaining))
+    return PaymentState.ACTIVE, effects
+
+
+# The outcomes that move money to the customer (the settled amount).
+MONEY_OUTCOMES = frozenset({Outcome.CUSTOMER, Outcome.SPLIT, Outcome.AGREEMENT})
+
+
+class ReportedPayment(StrEnum):
+    """What the provider reports through the order feed (its own doing, not an instruction)."""
+
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    REFUNDED_IN_FULL = "refunded_in_full"
+
+
+def payment_on_report(current: str, report: ReportedPayment) -> PaymentState:
+    """The order's payment after the provider reports an invoice paid, an order cancelled or
+    refunded in full outside the portal. A report that changes nothing leaves it as it is."""
+    if report == ReportedPayment.PAID:
+        return (
+            PaymentState.PAID
+            if current in (PaymentState.ACTIVE, PaymentState.PAUSED)
+            else PaymentState(current)
+        )
+    if current in PAID_STATES:
+        return PaymentState.REFUNDED if current == PaymentState.PAID else PaymentState(current)
+    return PaymentState.CANCELLED
 
 
 def settled_amount_for_decision(
@@ -582,17 +725,25 @@ def check_program_eligibility(
     history: Iterable[PastCase],
     now: datetime,
     support_email: str,
+    terms: Terms = DEFAULT_TERMS,
 ) -> None:
-    """Raise NotEligible when an order cannot get a case of this program now: the order's
-    history decided it already, the money went back, or (buyer protection) it is not active."""
+    """Raise NotEligible when an order cannot get a case of this program now: the shop's
+    contract does not have the program, the order's history decided it already, the money went
+    back, or (buyer protection) it is not active."""
     if program not in (Program.PAYMENT_DISPUTE, Program.BUYER_PROTECTION):
         raise InvalidChoice(field="program")
+    if not program_offered(program, terms):
+        raise NotEligible(
+            gettext("This shop does not offer buyer protection.")
+            if program == Program.BUYER_PROTECTION
+            else gettext("This shop's payment disputes are not handled here.")
+        )
     final = final_case_of(program, history)
     if final is not None:
         raise CaseAlreadyClosed(
             final.public_id, _case_closed_message(program, final.public_id, support_email)
         )
-    if payment_state in (PaymentState.CHARGED_BACK, PaymentState.REFUNDED):
+    if payment_state in SETTLED_STATES:
         raise NotEligible(_already_settled_message())
     if program == Program.BUYER_PROTECTION and not protection_is_active(
         tier=tier, status=protection_status, ends_at=protection_ends_at, now=now
@@ -604,7 +755,7 @@ def protection_ended_by(*, program: str, outcome: str, payment_state: str) -> bo
     """Buyer protection ends when its case ends (decided, or settled by agreement) and when the
     order's money goes back (charged back or refunded, by any case). A withdrawn case, or a
     payment dispute that leaves the invoice to be paid, leaves it running."""
-    if payment_state in (PaymentState.CHARGED_BACK, PaymentState.REFUNDED):
+    if payment_state in SETTLED_STATES:
         return True
     return program == Program.BUYER_PROTECTION and outcome in (
         Outcome.MERCHANT,
@@ -645,7 +796,7 @@ def _case_closed_message(program: str, public_id: str, support_email: str) -> st
 
 
 def _already_settled_message() -> str:
-    return gettext("This order has already been refunded or charged back.")
+    return gettext("This order has already been refunded, charged back or its invoice cancelled.")
 
 
 def _protection_inactive_message() -> str:

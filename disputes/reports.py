@@ -1,5 +1,6 @@
-"""Figures for the support desk (DESIGN.md §6, seed 003): complaints per million orders, the
-refund causes, escalations, time to a decision and merchants above the elevated rate.
+"""Figures for the support desk: complaints per million orders, the refund causes (returned
+but not refunded, paid but not received, a wrong amount), escalations, time to a decision and
+merchants above the elevated rate. Test merchants are left out.
 
 Reads only. Each function costs a fixed number of queries whatever the data size: the database
 groups and counts, Python only arranges the grouped rows (at most months x programs x reasons).
@@ -142,7 +143,7 @@ def _per_million(count: int, orders: int) -> Decimal | None:
 
 def _orders_by_month(start: datetime, end: datetime) -> dict[date, int]:
     rows = (
-        Order.objects.filter(placed_at__gte=start, placed_at__lt=end)
+        Order.objects.filter(placed_at__gte=start, placed_at__lt=end, merchant__test_mode=False)
         .annotate(month=TruncMonth("placed_at", tzinfo=UTC))
         .order_by()
         .values("month")
@@ -154,7 +155,7 @@ def _orders_by_month(start: datetime, end: datetime) -> dict[date, int]:
 def _opened_by_month(start: datetime, end: datetime, *fields: str) -> QuerySet[Dispute, Any]:
     """Cases opened in [start, end), grouped by UTC month and `fields`, ready to annotate."""
     return (
-        Dispute.objects.filter(opened_at__gte=start, opened_at__lt=end)
+        Dispute.objects.filter(opened_at__gte=start, opened_at__lt=end, merchant__test_mode=False)
         .annotate(month=TruncMonth("opened_at", tzinfo=UTC))
         .order_by()
         .values("month", *fields)
@@ -278,6 +279,7 @@ def time_to_decision(*, now: datetime, months: int = 12) -> list[DecisionTimeMon
         closed_at__gte=start,
         closed_at__lt=end,
         escalated_at__isnull=False,
+        merchant__test_mode=False,
     ).annotate(
         month=TruncMonth("closed_at", tzinfo=UTC), duration=F("closed_at") - F("escalated_at")
     )

@@ -278,6 +278,8 @@ def dispute_rate_counts(
     )
     if merchant_ids is not None:
         claims = claims.filter(merchant_id__in=merchant_ids)
+    else:  # the support figures: test merchants are never among them
+        claims = claims.filter(merchant__test_mode=False)
     claim_counts: dict[int, int] = dict(
         claims.order_by()
         .values("merchant_id")

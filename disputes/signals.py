@@ -9,9 +9,18 @@ receiver's error fails it.
 from django.dispatch import Signal
 
 # Cases escalated to support in this transaction, each to be charged its dispute fee.
-# Arguments: `disputes` (escalated, saved), `now`. A receiver returns {dispute id: fee}.
+# Arguments: `disputes` (escalated, saved), `now`. A receiver returns {dispute id: (fee, fee
+# line id or None)}; the fee line is None for a test merchant, whose fees are never billed.
 cases_escalated = Signal()
 
 # Timeline events just recorded (saved, with ids and their disputes loaded). Arguments: `events`,
 # `now`. The API queues the webhooks they call for.
 events_recorded = Signal()
+
+# Payment instructions just written (numbered). Arguments: `instructions`, `now`. The API
+# queues their signed push to the provider's endpoints.
+instructions_recorded = Signal()
+
+# Which of `currencies` the fee plan `plan` prices. Arguments: `plan`, `currencies`. A receiver
+# returns the priced ones; the order feed refuses orders in the others (billing answers).
+currencies_priced = Signal()

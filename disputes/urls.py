@@ -14,6 +14,8 @@ urlpatterns = [
     path("open/protection/", customer.ProtectionView.as_view(), name="protection"),
     path("open/done/", customer.OpenedView.as_view(), name="opened"),
     path("protection/<str:token>/", customer.protection_link, name="protection-link"),
+    # From the provider's app or order email: the order, without typing shop, number and email.
+    path("open/link/<str:token>/", customer.order_link, name="order-link"),
     path("case-link/", customer.RenewLinkView.as_view(), name="renew-link"),
     path("c/<str:token>/", customer.CaseView.as_view(), name="customer-case"),
     path(

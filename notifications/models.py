@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 class Channel(models.TextChoices):
     EMAIL = "email", _("Email")
     WEBHOOK = "webhook", _("Webhook")
+    INSTRUCTION = "instruction", _("Payment instruction")
 
 
 class DeliveryStatus(models.TextChoices):

@@ -16,6 +16,15 @@ if TYPE_CHECKING:
     from .models import OutboxMessage
 
 
+class DeliveryDeferred(Exception):
+    """Not now, and not a failure: try again at `until` (e.g. an earlier message of the same
+    order is not delivered yet). The attempt is not counted."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"deferred until {until.isoformat()}")
+        self.until = until
+
+
 @dataclass(frozen=True)
 class Sender:
     send: Callable[[OutboxMessage], None]

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from .models import Channel, DeliveryStatus, OutboxMessage
 from .outbox import NewMessage, insert_new
-from .registry import sender_for
+from .registry import DeliveryDeferred, sender_for
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def outbox_deliver_due(*, now: datetime | None = None, limit: int = 200) -> Deli
     now = now or timezone.now()
     due_ids = list(
         OutboxMessage.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
+        .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
     for message_id in due_ids:
@@ -123,6 +123,10 @@ def outbox_deliver_one(*, message_id: int, now: datetime | None = None) -> str:
             return "skipped"  # sent, claimed by another worker, or not due
         try:
             _send(message)
+        except DeliveryDeferred as deferral:
+            message.next_attempt_at = deferral.until
+            message.save(update_fields=["next_attempt_at"])
+            return "deferred"
         except Exception as error:
             logger.warning("Outbox message %s not sent: %s", message.pk, error)
             message.attempts += 1

@@ -25,9 +25,10 @@ from ..schemas import (
     dispute_out,
     event_out,
 )
+from ..scopes import Scope
 from ..selectors import DisputeListFilters, dispute_list_for_merchant
 from ..uploads import api_uploads_for, api_uploads_used
-from .auth import request_actor, request_merchant
+from .auth import request_actor, request_merchant, requires
 from .common import ERRORS, DisputeId
 from .errors import domain_error_body
 
@@ -71,7 +72,12 @@ class DisputeListQuery(Schema):
     limit: int = Field(25, ge=1, le=100)
 
 
-@router.get("", response={200: DisputeListOut, **ERRORS}, url_name="disputes")
+@router.get(
+    "",
+    response={200: DisputeListOut, **ERRORS},
+    url_name="disputes",
+    auth=requires(Scope.DISPUTES_READ),
+)
 def list_disputes(request: HttpRequest, query: Query[DisputeListQuery]) -> Any:
     """The merchant's cases, newest first, a page at a time."""
     page = dispute_list_for_merchant(
@@ -92,14 +98,22 @@ def list_disputes(request: HttpRequest, query: Query[DisputeListQuery]) -> Any:
     )
 
 
-@router.get("/{dispute_id}", response={200: DisputeOut, **ERRORS}, url_name="dispute")
+@router.get(
+    "/{dispute_id}",
+    response={200: DisputeOut, **ERRORS},
+    url_name="dispute",
+    auth=requires(Scope.DISPUTES_READ),
+)
 def get_dispute(request: HttpRequest, dispute_id: DisputeId) -> Any:
     """One case with its order, amounts, deadline, state and outcome."""
     return dispute_out(_dispute(request, dispute_id))
 
 
 @router.get(
-    "/{dispute_id}/events", response={200: EventListOut, **ERRORS}, url_name="dispute-events"
+    "/{dispute_id}/events",
+    response={200: EventListOut, **ERRORS},
+    url_name="dispute-events",
+    auth=requires(Scope.DISPUTES_READ),
 )
 def list_events(request: HttpRequest, dispute_id: DisputeId) -> Any:
     """The case's timeline as the merchant sees it, oldest first."""
@@ -108,7 +122,10 @@ def list_events(request: HttpRequest, dispute_id: DisputeId) -> Any:
 
 
 @router.post(
-    "/{dispute_id}/respond", response={200: DisputeOut, **ERRORS}, url_name="dispute-respond"
+    "/{dispute_id}/respond",
+    response={200: DisputeOut, **ERRORS},
+    url_name="dispute-respond",
+    auth=requires(Scope.DISPUTES_WRITE),
 )
 @idempotent(domain_error_body)
 def respond(request: HttpRequest, dispute_id: DisputeId, payload: RespondIn) -> Any:
@@ -128,7 +145,10 @@ def respond(request: HttpRequest, dispute_id: DisputeId, payload: RespondIn) -> 
 
 
 @router.post(
-    "/{dispute_id}/accept", response={200: DisputeOut, **ERRORS}, url_name="dispute-accept"
+    "/{dispute_id}/accept",
+    response={200: DisputeOut, **ERRORS},
+    url_name="dispute-accept",
+    auth=requires(Scope.DISPUTES_WRITE),
 )
 @idempotent(domain_error_body)
 def accept(request: HttpRequest, dispute_id: DisputeId, payload: AcceptIn) -> Any:
@@ -158,7 +178,10 @@ def _add_message(
 
 
 @router.post(
-    "/{dispute_id}/messages", response={200: DisputeOut, **ERRORS}, url_name="dispute-messages"
+    "/{dispute_id}/messages",
+    response={200: DisputeOut, **ERRORS},
+    url_name="dispute-messages",
+    auth=requires(Scope.DISPUTES_WRITE),
 )
 @idempotent(domain_error_body)
 def add_message(request: HttpRequest, dispute_id: DisputeId, payload: MessageIn) -> Any:
@@ -167,7 +190,10 @@ def add_message(request: HttpRequest, dispute_id: DisputeId, payload: MessageIn)
 
 
 @router.post(
-    "/{dispute_id}/evidence", response={200: DisputeOut, **ERRORS}, url_name="dispute-evidence"
+    "/{dispute_id}/evidence",
+    response={200: DisputeOut, **ERRORS},
+    url_name="dispute-evidence",
+    auth=requires(Scope.DISPUTES_WRITE),
 )
 @idempotent(domain_error_body)
 def add_evidence(request: HttpRequest, dispute_id: DisputeId, payload: MessageIn) -> Any:

@@ -7,22 +7,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext, gettext_lazy
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from disputes.errors import (
+    CaseAlreadyClosed,
     DeadlinePassed,
     DisputeAlreadyOpen,
     DisputeNotFound,
     DomainError,
     InvalidAmount,
     InvalidChoice,
+    InvalidTerms,
     MissingMessage,
     NotEligible,
     TransitionNotAllowed,
 )
+from disputes.onboarding import MerchantExists, MerchantRefused
+from disputes.orders import OrderHasOpenCase, OrderRefused
 from disputes.uploads import UploadRejected
 
 from ..idempotency import IdempotencyConflict, IdempotencyInProgress
@@ -39,6 +44,40 @@ class MerchantRequired(DomainError):
 class MerchantNotAllowed(DomainError):
     code = "merchant_not_allowed"
     default_message = gettext_lazy("This key cannot act for that merchant.")
+
+
+class MerchantNotFound(DomainError):
+    code = "merchant_not_found"
+    default_message = gettext_lazy("No merchant has this slug.")
+
+
+class MissingScope(DomainError):
+    """The key may not do this: it names the scope it lacks."""
+
+    code = "missing_scope"
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        super().__init__(
+            gettext("This API key does not have the %(scope)s scope.") % {"scope": scope}
+        )
+
+
+class NotATestMerchant(DomainError):
+    code = "not_a_test_merchant"
+    default_message = gettext_lazy(
+        "Only a test merchant's cases can be driven this way; this merchant is live."
+    )
+
+
+class OrderNotFound(DomainError):
+    code = "not_found"
+    default_message = gettext_lazy("No such order.")
+
+
+class PayloadTooLarge(DomainError):
+    code = "too_large"
+    default_message = gettext_lazy("The request body is too large.")
 
 
 class StatementNotFound(DomainError):
@@ -64,19 +103,30 @@ _STATUS: dict[type[DomainError], int] = {
     InvalidCursor: 400,
     MerchantRequired: 400,
     MerchantNotAllowed: 403,
+    MissingScope: 403,
+    NotATestMerchant: 403,
+    MerchantNotFound: 404,
+    OrderNotFound: 404,
     DisputeNotFound: 404,
     StatementNotFound: 404,
     TransitionNotAllowed: 409,
     DeadlinePassed: 409,
     DisputeAlreadyOpen: 409,
     NotEligible: 409,
+    CaseAlreadyClosed: 409,
+    MerchantExists: 409,
+    OrderHasOpenCase: 409,
     IdempotencyConflict: 409,
     IdempotencyInProgress: 409,
     UploadTooLarge: 413,
+    PayloadTooLarge: 413,
     UploadRejected: 415,
     InvalidAmount: 422,
     InvalidChoice: 422,
     MissingMessage: 422,
+    InvalidTerms: 422,
+    MerchantRefused: 422,
+    OrderRefused: 422,
     RateLimited: 429,
 }
 ERROR_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 415, 422, 429})
@@ -135,6 +185,11 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def _on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
         code = _HTTP_CODES.get(error.status_code, "error")
         return api.create_response(request, error_body(code, str(error)), status=error.status_code)
+
+    @api.exception_handler(RequestDataTooBig)
+    def _on_too_big(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
+        body = error_body("too_large", gettext("The request body is too large."))
+        return api.create_response(request, body, status=413)
 
     @api.exception_handler(Http404)
     def _on_not_found(request: HttpRequest, error: Http404) -> HttpResponse:

@@ -10,14 +10,20 @@ from ninja import Router
 from billing.selectors import statement_for_merchant, statements_for_merchant
 
 from ..schemas import StatementDetailOut, StatementListOut, statement_detail_out, statement_out
-from .auth import request_merchant
+from ..scopes import Scope
+from .auth import request_merchant, requires
 from .common import ERRORS, StatementId
 from .errors import StatementNotFound
 
 router = Router(tags=["fees"])
 
 
-@router.get("/statements", response={200: StatementListOut, **ERRORS}, url_name="fee-statements")
+@router.get(
+    "/statements",
+    response={200: StatementListOut, **ERRORS},
+    url_name="fee-statements",
+    auth=requires(Scope.FEES_READ),
+)
 def list_statements(request: HttpRequest) -> Any:
     """The merchant's issued monthly fee statements, newest first."""
     return {"data": [statement_out(s) for s in statements_for_merchant(request_merchant(request))]}
@@ -27,6 +33,7 @@ def list_statements(request: HttpRequest) -> Any:
     "/statements/{statement_id}",
     response={200: StatementDetailOut, **ERRORS},
     url_name="fee-statement",
+    auth=requires(Scope.FEES_READ),
 )
 def get_statement(request: HttpRequest, statement_id: StatementId) -> Any:
     """One issued statement with its lines."""

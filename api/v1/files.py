@@ -14,15 +14,21 @@ from disputes.uploads import MAX_FILE_SIZE
 
 from ..idempotency import idempotent
 from ..schemas import FileOut
+from ..scopes import Scope
 from ..uploads import api_upload_create
-from .auth import request_merchant
+from .auth import request_merchant, requires
 from .common import ERRORS
 from .errors import UploadTooLarge, domain_error_body
 
 router = Router(tags=["files"])
 
 
-@router.post("", response={201: FileOut, **ERRORS}, url_name="files")
+@router.post(
+    "",
+    response={201: FileOut, **ERRORS},
+    url_name="files",
+    auth=requires(Scope.DISPUTES_WRITE),
+)
 @idempotent(domain_error_body)
 def upload_file(request: HttpRequest, file: File[UploadedFile]) -> Any:
     """Upload a PDF, JPEG, PNG or HEIC (converted to JPEG), at most 10 MB; attach it to a case

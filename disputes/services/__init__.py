@@ -41,6 +41,7 @@ from .sweeps import (
     dispute_expire_information_requests,
     dispute_expire_returns,
     dispute_send_due_reminders,
+    dispute_test_advance,
 )
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "dispute_request_information",
     "dispute_respond",
     "dispute_send_due_reminders",
+    "dispute_test_advance",
     "dispute_withdraw",
     "order_end_protection",
     "order_expire_protection",

@@ -25,6 +25,7 @@ from ..choices import (
     RefundOffer,
     State,
 )
+from ..contracts import contract_terms_at, terms_of
 from ..eligibility import check_order_eligibility
 from ..errors import (
     DeadlinePassed,
@@ -40,9 +41,9 @@ from ..policies import (
     appeal_open,
     customer_reply_effect,
     is_open,
+    merchant_window_for,
     next_reminder_at,
     parse_amount,
-    payment_state_on_open,
     policy_for,
     refund_terms,
     settled_amount_for_decision,
@@ -59,6 +60,7 @@ from .machinery import (
     files_removed_on_failure,
     lock_for_actor,
     now_or_current,
+    pause_for,
     persist,
     record_with_fees,
     settle_order,
@@ -94,12 +96,14 @@ def dispute_open(
         if existing is not None:
             raise DisputeAlreadyOpen(existing.public_id)
         check_order_eligibility(order, program, now=now)
-        amount = order.amount
+        terms_row = contract_terms_at(order.merchant, now)
+        # What is still at stake: the amount less what earlier cases moved to the customer.
+        amount = order.amount - order.moved_to_customer
         if disputed_amount is not None:
             amount = settled_amount_for_decision(
                 Outcome.CUSTOMER,
                 disputed_amount,
-                disputed_amount=order.amount,
+                disputed_amount=amount,
                 currency=order.currency,
             )
         merchant = order.merchant
@@ -113,13 +117,15 @@ def dispute_open(
             currency=order.currency,
             order_amount=order.amount,
             disputed_amount=amount,
+            terms=terms_row,
             opened_at=now,
         )
         change = Change(events=[events.opened(dispute, actor=actor, now=now)])
         if rule.straight_to_support:
             escalate(dispute, change, now=now, actor=SYSTEM, cause="straight_to_support")
         else:
-            due_at = window_deadline(merchant, policy.merchant_window, start=now)
+            window = merchant_window_for(program, terms_of(terms_row))
+            due_at = window_deadline(merchant, window, start=now)
             dispute.start_merchant_window(
                 due_at=due_at,
                 reminder_due_at=next_reminder_at(due_at, policy.merchant_reminder_days, after=now),
@@ -131,9 +137,8 @@ def dispute_open(
             # Only reachable without row locks (SQLite): the partial unique index decides.
             existing = Dispute.objects.filter(order=order, state__in=OPEN_STATES).first()
             raise DisputeAlreadyOpen(existing.public_id if existing else "") from None
-        new_payment_state = payment_state_on_open(order.payment_state, policy)
-        if new_payment_state != order.payment_state:
-            order.payment_state = new_payment_state
+        pause_for(dispute, change)
+        if change.orders:
             order.save(update_fields=["payment_state", "updated_at"])
         recorded = record_with_fees(change, now=now)
         attach_documents(dispute, recorded[0], documents, uploaded_by=actor.kind, stored=stored)

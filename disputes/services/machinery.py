@@ -25,6 +25,7 @@ from ..actors import Actor
 from ..choices import (
     ActorKind,
     EventType,
+    InstructionKind,
     ProtectionStatus,
 )
 from ..errors import (
@@ -32,12 +33,16 @@ from ..errors import (
     MissingMessage,
     TransitionNotAllowed,
 )
+from ..instructions import NewInstruction, instructions_write
 from ..models import TRANSITION_FIELDS, Attachment, Dispute, DisputeEvent, Merchant, Order
 from ..notices import queue_notices
 from ..policies import (
+    MONEY_OUTCOMES,
+    MoneyEffect,
     Window,
     deadline_after,
-    payment_state_on_close,
+    payment_on_close,
+    payment_on_open,
     policy_for,
     protection_ended_by,
 )
@@ -52,6 +57,12 @@ class Change:
     events: list[DisputeEvent] = field(default_factory=list)
     charged: list[Dispute] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
+    # Effects on orders' money, each written as a payment instruction with its case's event.
+    effects: list[tuple[Dispute, MoneyEffect]] = field(default_factory=list)
+
+    def order_changed(self, order: Order) -> None:
+        if all(order is not known for known in self.orders):
+            self.orders.append(order)
 
 
 def now_or_current(now: datetime | None) -> datetime:
@@ -118,28 +129,71 @@ def persist(change: Change, *, now: datetime) -> list[DisputeEvent]:
         for order in change.orders:
             order.updated_at = now
         Order.objects.bulk_update(
-            change.orders, ["payment_state", "protection_status", "updated_at"]
+            change.orders,
+            ["payment_state", "protection_status", "moved_to_customer", "updated_at"],
         )
     return record_with_fees(change, now=now)
 
 
 def record_with_fees(change: Change, *, now: datetime) -> list[DisputeEvent]:
     """Charge the escalation fees, state each one on its escalation event, record the
-    events and queue their notices."""
-    fees: dict[int, Decimal] = {}
+    events, queue their notices and webhooks, and write the payment instructions (last: their
+    counter stays locked until commit)."""
+    fees: dict[int, tuple[Decimal, int | None]] = {}
     if change.charged:
         for _receiver, charged in signals.cases_escalated.send(
             sender=Dispute, disputes=change.charged, now=now
         ):
-            fees.update(cast(dict[int, Decimal], charged) or {})
+            fees.update(cast(dict[int, tuple[Decimal, int | None]], charged) or {})
     for event in change.events:
-        fee = fees.get(event.dispute.pk) if event.event_type == EventType.ESCALATED else None
-        if fee is not None:
-            event.data["fee"] = str(fee)
+        if event.event_type == EventType.ESCALATED and event.dispute.pk in fees:
+            event.data["fee"] = str(fees[event.dispute.pk][0])
     recorded = events.record(change.events)
     queue_notices(events=recorded, now=now)
     signals.events_recorded.send(sender=DisputeEvent, events=recorded, now=now)
+    instructions_write(_instructions(change, recorded, fees), now=now)
     return recorded
+
+
+def _instructions(
+    change: Change,
+    recorded: Sequence[DisputeEvent],
+    fees: dict[int, tuple[Decimal, int | None]],
+) -> list[NewInstruction]:
+    """The change's money effects, each with the last event of its case (what caused it), and
+    the fees charged, each with its case's escalation event."""
+    last_event: dict[int, DisputeEvent] = {}
+    escalation: dict[int, DisputeEvent] = {}
+    for event in recorded:
+        last_event[event.dispute_id] = event
+        if event.event_type == EventType.ESCALATED:
+            escalation[event.dispute_id] = event
+    written = [
+        NewInstruction(
+            kind=effect.kind,
+            order=dispute.order,
+            merchant=dispute.merchant,
+            amount=effect.amount,
+            dispute=dispute,
+            event=last_event.get(dispute.pk),
+        )
+        for dispute, effect in change.effects
+    ]
+    for dispute in change.charged:
+        if dispute.pk in fees:
+            amount, fee_line_id = fees[dispute.pk]
+            written.append(
+                NewInstruction(
+                    kind=InstructionKind.FEE_CHARGED,
+                    order=dispute.order,
+                    merchant=dispute.merchant,
+                    amount=amount,
+                    dispute=dispute,
+                    event=escalation.get(dispute.pk),
+                    fee_line_id=fee_line_id,
+                )
+            )
+    return written
 
 
 def escalate(dispute: Dispute, change: Change, *, now: datetime, actor: Actor, cause: str) -> None:
@@ -150,24 +204,46 @@ def escalate(dispute: Dispute, change: Change, *, now: datetime, actor: Actor, c
 
 
 def settle_order(dispute: Dispute, change: Change) -> None:
-    """A case closed: the order's payment follows its outcome, and buyer protection ends when
-    its case ends or the money goes back."""
+    """A case closed: the order's money follows its outcome (as payment instructions), and
+    buyer protection ends when its case ends or the money goes back."""
     order = dispute.order
-    new_state = payment_state_on_close(
+    new_state, effects = payment_on_close(
         order.payment_state,
         outcome=dispute.outcome,
         settled_amount=dispute.settled_amount or Decimal("0.00"),
-        order_amount=order.amount,
+        already_moved=dispute.moved_amount,
+        at_stake=order.amount - order.moved_to_customer + dispute.moved_amount,
     )
-    changed = new_state != order.payment_state
+    for effect in effects:
+        change.effects.append((dispute, effect))
+    moved = dispute.settled_amount or Decimal("0.00")
+    moved = moved if dispute.outcome in MONEY_OUTCOMES else Decimal("0.00")
+    changed = new_state != order.payment_state or moved != dispute.moved_amount
+    order.moved_to_customer += moved - dispute.moved_amount
+    dispute.moved_amount = moved
     order.payment_state = new_state
     if order.protection_status == ProtectionStatus.ACTIVE and protection_ended_by(
         program=dispute.program, outcome=dispute.outcome, payment_state=new_state
     ):
         order.protection_status = ProtectionStatus.ENDED
         changed = True
-    if changed and order not in change.orders:
-        change.orders.append(order)
+    if changed:
+        change.order_changed(order)
+
+
+def pause_for(dispute: Dispute, change: Change) -> None:
+    """A case (re)opens: a payment dispute pauses an active invoice for what is still owed."""
+    order = dispute.order
+    new_state, effects = payment_on_open(
+        order.payment_state,
+        policy_for(dispute.program),
+        outstanding=order.amount - order.moved_to_customer,
+    )
+    for effect in effects:
+        change.effects.append((dispute, effect))
+    if new_state != order.payment_state:
+        order.payment_state = new_state
+        change.order_changed(order)
 
 
 def window_deadline(merchant: Merchant, window: Window, *, start: datetime) -> datetime:

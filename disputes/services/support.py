@@ -32,7 +32,6 @@ from ..policies import (
     can_reopen,
     is_open,
     parse_amount,
-    payment_state_on_open,
     policy_for,
     settled_amount_for_decision,
 )
@@ -42,6 +41,7 @@ from .machinery import (
     clean_message,
     lock_for_actor,
     now_or_current,
+    pause_for,
     persist,
     settle_order,
     window_deadline,
@@ -239,10 +239,6 @@ def dispute_reopen(
         apply_transition(dispute, "reopen", now=now)
         change = Change(disputes=[dispute])
         change.events.append(events.reopened(dispute, actor=actor, now=now, reason=reason))
-        order = dispute.order
-        paused = payment_state_on_open(order.payment_state, policy_for(dispute.program))
-        if paused != order.payment_state:
-            order.payment_state = paused
-            change.orders.append(order)
+        pause_for(dispute, change)
         persist(change, now=now)
     return dispute

@@ -7,7 +7,7 @@ sweep never waits for a user, and a user's action and a sweep never both take ef
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from django.conf import settings
@@ -22,6 +22,7 @@ from ..choices import (
     Party,
     State,
 )
+from ..errors import TransitionNotAllowed
 from ..models import Dispute
 from ..policies import (
     days_left,
@@ -89,10 +90,17 @@ def _sweep_overdue(
     now: datetime,
     batch_size: int | None,
     changes_orders: bool = True,
+    only: Sequence[int] | None = None,
 ) -> int:
-    """Apply `apply` to every case in `state` whose deadline has passed."""
+    """Apply `apply` to every case in `state` whose deadline has passed (or to those of `only`,
+    for a test merchant's clock)."""
+
+    def candidates() -> QuerySet[Dispute]:
+        due = Dispute.objects.filter(state=state, due_at__lte=now)
+        return due if only is None else due.filter(pk__in=only)
+
     return _sweep(
-        lambda: Dispute.objects.filter(state=state, due_at__lte=now),
+        candidates,
         apply,
         now=now,
         batch_size=batch_size,
@@ -100,7 +108,9 @@ def _sweep_overdue(
     )
 
 
-def dispute_escalate_overdue(*, now: datetime | None = None, batch_size: int | None = None) -> int:
+def dispute_escalate_overdue(
+    *, now: datetime | None = None, batch_size: int | None = None, only: Sequence[int] | None = None
+) -> int:
     """Escalate every merchant window that has closed without an answer; charge the fee."""
     now = now_or_current(now)
 
@@ -109,12 +119,17 @@ def dispute_escalate_overdue(*, now: datetime | None = None, batch_size: int | N
 
     # An escalation leaves the order as it is: no need to lock it.
     return _sweep_overdue(
-        State.AWAITING_MERCHANT, apply, now=now, batch_size=batch_size, changes_orders=False
+        State.AWAITING_MERCHANT,
+        apply,
+        now=now,
+        batch_size=batch_size,
+        changes_orders=False,
+        only=only,
     )
 
 
 def dispute_close_overdue_customer_windows(
-    *, now: datetime | None = None, batch_size: int | None = None
+    *, now: datetime | None = None, batch_size: int | None = None, only: Sequence[int] | None = None
 ) -> int:
     """A customer silent for the whole 20 days is taken to accept the merchant's offer."""
     now = now_or_current(now)
@@ -126,11 +141,11 @@ def dispute_close_overdue_customer_windows(
         )
         settle_order(dispute, change)
 
-    return _sweep_overdue(State.AWAITING_CUSTOMER, apply, now=now, batch_size=batch_size)
+    return _sweep_overdue(State.AWAITING_CUSTOMER, apply, now=now, batch_size=batch_size, only=only)
 
 
 def dispute_expire_information_requests(
-    *, now: datetime | None = None, batch_size: int | None = None
+    *, now: datetime | None = None, batch_size: int | None = None, only: Sequence[int] | None = None
 ) -> int:
     """Unanswered requests from support: a silent merchant loses the case; a silent customer's
     case goes back to support to decide on what it has."""
@@ -159,10 +174,12 @@ def dispute_expire_information_requests(
         else:
             apply_transition(dispute, "return_to_support")
 
-    return _sweep_overdue(State.INFO_REQUESTED, apply, now=now, batch_size=batch_size)
+    return _sweep_overdue(State.INFO_REQUESTED, apply, now=now, batch_size=batch_size, only=only)
 
 
-def dispute_expire_returns(*, now: datetime | None = None, batch_size: int | None = None) -> int:
+def dispute_expire_returns(
+    *, now: datetime | None = None, batch_size: int | None = None, only: Sequence[int] | None = None
+) -> int:
     """Return periods that ended: goods never sent back → decided for the merchant; sent back
     but not confirmed by the merchant in time → the refund is made."""
     now = now_or_current(now)
@@ -174,7 +191,29 @@ def dispute_expire_returns(*, now: datetime | None = None, batch_size: int | Non
         change.events.append(events.decided(dispute, actor=SYSTEM, now=now))
         settle_order(dispute, change)
 
-    return _sweep_overdue(State.AWAITING_RETURN, apply, now=now, batch_size=batch_size)
+    return _sweep_overdue(State.AWAITING_RETURN, apply, now=now, batch_size=batch_size, only=only)
+
+
+def dispute_test_advance(*, dispute: Dispute, now: datetime | None = None) -> Dispute:
+    """A test merchant's case, taken past its current deadline: the deadline is moved to now
+    and the sweep that handles the case's state runs for this case alone (the beat's code)."""
+    now = now_or_current(now)
+    sweeps: dict[str, Callable[..., int]] = {
+        State.AWAITING_MERCHANT: dispute_escalate_overdue,
+        State.AWAITING_CUSTOMER: dispute_close_overdue_customer_windows,
+        State.INFO_REQUESTED: dispute_expire_information_requests,
+        State.AWAITING_RETURN: dispute_expire_returns,
+    }
+    with transaction.atomic():
+        current = Dispute.objects.select_related("merchant").get(pk=dispute.pk)
+        if not current.merchant.test_mode:
+            raise TransitionNotAllowed(gettext("Only a test merchant's cases can be advanced."))
+        sweep = sweeps.get(current.state)
+        if sweep is None or current.due_at is None:
+            raise TransitionNotAllowed(gettext("This case is not waiting for a deadline now."))
+        Dispute.objects.filter(pk=current.pk).update(due_at=min(current.due_at, now))
+        sweep(now=now, only=[current.pk])
+    return Dispute.objects.select_related("order", "merchant").get(pk=dispute.pk)
 
 
 def dispute_send_due_reminders(

@@ -49,6 +49,7 @@ from ..links import (
     LinkExpired,
     LinkInvalid,
     customer_case_path,
+    order_id_from_order_token,
     order_id_from_protection_token,
 )
 from ..models import Dispute, Order
@@ -280,6 +281,26 @@ def protection_link(request: HttpRequest, token: str) -> HttpResponse:
     if answer in ProtectionAnswer.values:
         target += f"?answer={answer}"
     return redirect(target)
+
+
+def order_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The provider's signed link to an order: it stands for "find your order"."""
+    try:
+        order_id = order_id_from_order_token(token)
+    except LinkExpired:
+        return render(request, "customer/link_invalid.html", {"reason": "expired"}, status=404)
+    except LinkInvalid:
+        return render(request, "customer/link_invalid.html", {"reason": "invalid"}, status=404)
+    order = Order.objects.select_related("merchant").filter(pk=order_id).first()
+    if order is None:
+        return render(request, "customer/link_invalid.html", {"reason": "invalid"}, status=404)
+    if selectors.open_dispute_for_order(order) is not None:
+        # The case exists: its link goes to the order's address, as from the search form.
+        services.dispute_renew_customer_link(order=order)
+        return render(request, "customer/link_sent.html", {"already_open": True})
+    request.session.cycle_key()
+    request.session[VERIFIED_ORDER] = order.pk
+    return redirect("disputes:start")
 
 
 class OpenedView(View):

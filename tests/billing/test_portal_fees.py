@@ -237,6 +237,7 @@ def test_the_fee_schedule_and_merchant_terms_are_editable_and_fee_lines_read_onl
     response = staff.post(
         reverse("admin:billing_feeschedule_add"),
         {
+            "plan": "standard",
             "currency": "eur",
             "valid_from": "2027-01-01",
             "standard_fee": "8.00",

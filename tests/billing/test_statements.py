@@ -87,13 +87,14 @@ def test_the_standard_fee_comes_from_the_schedule_in_force_at_the_escalation():
 @pytest.mark.django_db
 def test_fees_of_a_batch_read_the_schedule_once():
     merchant = MerchantFactory()
-    cases = [escalate(merchant) for _ in range(4)]
-    FeeLine.objects.all().delete()
+    cases = [open_dispute(merchant=merchant, now=IN_MARCH) for _ in range(4)]
+    for case in cases:
+        case.escalated_at = IN_MARCH
     with CaptureQueriesContext(connection) as queries:
         fees = services.fee_charge_escalations(disputes=cases, now=IN_MARCH)
     schedule_reads = [q for q in queries.captured_queries if "billing_feeschedule" in q["sql"]]
     assert len(schedule_reads) == 1
-    assert set(fees.values()) == {Decimal("7.50")}
+    assert {fee for fee, _line in fees.values()} == {Decimal("7.50")}
     assert FeeLine.objects.count() == 4
 
 

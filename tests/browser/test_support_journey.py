@@ -75,5 +75,5 @@ def test_agent_asks_the_merchant_for_information_then_decides(page: Page, live_s
         Outcome.CUSTOMER,
         agent,
     )
-    assert dispute.order.payment_state == PaymentState.CHARGED_BACK
+    assert dispute.order.payment_state == PaymentState.CANCELLED
     assert dispute.events.filter(event_type=EventType.INFO_PROVIDED).count() == 1

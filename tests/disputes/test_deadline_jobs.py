@@ -189,7 +189,7 @@ def test_a_merchant_silent_to_support_loses_the_case():
     assert dispute.outcome == Outcome.CUSTOMER
     assert dispute.decided_by is None
     assert "did not send the information" in dispute.decision_reason
-    assert dispute.order.payment_state == PaymentState.CHARGED_BACK
+    assert dispute.order.payment_state == PaymentState.CANCELLED
 
 
 @pytest.mark.django_db

@@ -247,7 +247,7 @@ def test_after_a_protection_case_is_decided_for_the_customer_no_checkin_goes_out
     decide(case, Outcome.CUSTOMER, now=NOW + timedelta(days=6))
     order.refresh_from_db()
     assert (order.payment_state, order.protection_status) == (
-        PaymentState.CHARGED_BACK,
+        PaymentState.CANCELLED,
         ProtectionStatus.ENDED,
     )
 
@@ -337,7 +337,7 @@ def test_during_an_appeal_the_customer_cannot_withdraw_but_can_add_a_statement(c
     assert statement.status_code == 302
     case.refresh_from_db()
     assert case.state == State.ESCALATED
-    assert case.order.payment_state == PaymentState.CHARGED_BACK
+    assert case.order.payment_state == PaymentState.CANCELLED
 
 
 # --- 5. Every ended month is billed exactly once --------------------------------------------------

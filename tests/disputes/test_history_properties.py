@@ -3,7 +3,8 @@ both programs, and after every step the history rules hold.
 
 - at most one open case per order, and a decided or settled case is the last of its program;
 - never two fees for one case, however often it is escalated, appealed or reopened;
-- the invoice is what the last closed case implies (an independent model, below);
+- the invoice is what the last closed case implies (an independent model, below), and the
+  payment instructions written on the way replay to the order's state (`verify_ledger`);
 - no check-in or "ends soon" email goes out for a protection that has ended, and protection is
   over once its case was decided or settled, or the money went back.
 """
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from billing.ledger import verify_fee_instructions
 from billing.models import FeeKind, FeeLine
 from disputes import services
 from disputes.choices import (
@@ -34,7 +36,9 @@ from disputes.choices import (
     State,
 )
 from disputes.errors import DomainError
+from disputes.ledger import verify_ledger
 from disputes.models import Dispute, Order
+from disputes.orders import order_patch
 from disputes.policies import BUYER_PROTECTION, PAYMENT_DISPUTE, customer_replies_for
 from notifications.models import OutboxMessage
 from tests.factories import (
@@ -49,17 +53,18 @@ START = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 PROTECTION_EMAILS = ("customer_protection_checkin", "customer_protection_ending")
 
 
-def invoice_after_close(current: str, *, outcome: str, settled: Decimal, amount: Decimal) -> str:
-    """What a closed case does to the invoice, written out independently of the policies."""
-    if outcome in (Outcome.CUSTOMER, Outcome.SPLIT) and settled > 0:
+def invoice_after_close(current: str, *, outcome: str, settled: Decimal, at_stake: Decimal) -> str:
+    """What a closed case does to the invoice, written out independently of the policies: what
+    goes to the customer is cancelled from an unpaid invoice, charged back or refunded when
+    paid; nothing to the customer leaves the invoice payable (or the order paid)."""
+    to_customer = settled if outcome in (Outcome.CUSTOMER, Outcome.SPLIT, Outcome.AGREEMENT) else 0
+    if current in (PaymentState.PAID, PaymentState.CHARGED_BACK, PaymentState.REFUNDED):
+        if to_customer == 0:
+            return PaymentState.PAID
+        if outcome == Outcome.AGREEMENT:
+            return PaymentState.REFUNDED if to_customer == at_stake else PaymentState.PAID
         return PaymentState.CHARGED_BACK
-    if outcome == Outcome.AGREEMENT and settled == amount:
-        return PaymentState.REFUNDED
-    if current == PaymentState.PAUSED:
-        return PaymentState.ACTIVE
-    if outcome == Outcome.MERCHANT and current == PaymentState.CHARGED_BACK:
-        return PaymentState.ACTIVE
-    return current
+    return PaymentState.CANCELLED if to_customer == at_stake else PaymentState.ACTIVE
 
 
 class OrderLife(RuleBasedStateMachine):
@@ -102,7 +107,7 @@ class OrderLife(RuleBasedStateMachine):
                     self.invoice,
                     outcome=dispute.outcome,
                     settled=dispute.settled_amount or Decimal("0.00"),
-                    amount=order.amount,
+                    at_stake=dispute.disputed_amount,
                 )
             elif was_open is False and now_open:
                 last = dispute.events.order_by("-created_at", "-pk").first()
@@ -265,6 +270,21 @@ class OrderLife(RuleBasedStateMachine):
             services.dispute_reopen, dispute=case, actor=staff_actor(), reason="New evidence."
         )
 
+    # --- the provider --------------------------------------------------------------------------
+
+    @rule()
+    def the_provider_reports_the_invoice_paid(self) -> None:
+        result = order_patch(
+            merchant=self.order.merchant,
+            order_number=self.order.order_number,
+            changes={"paid_at": self.now.isoformat()},
+            now=self.now,
+        )
+        assert result.error is None, result.error
+        if self.invoice in (PaymentState.ACTIVE, PaymentState.PAUSED):
+            self.invoice = PaymentState.PAID
+        self.after_step()
+
     # --- the clock ---------------------------------------------------------------------------
 
     # Mostly short steps: protection lasts 30 days, windows 5 to 21, so lives stay eventful.
@@ -309,6 +329,15 @@ class OrderLife(RuleBasedStateMachine):
         assert Order.objects.get(pk=self.order.pk).payment_state == self.invoice
 
     @invariant()
+    def the_payment_instructions_replay_to_the_order(self) -> None:
+        merchant = self.order.merchant
+        differences = (
+            *verify_ledger(merchant=merchant),
+            *verify_fee_instructions(merchant=merchant),
+        )
+        assert [str(difference) for difference in differences] == []
+
+    @invariant()
     def an_ended_protection_gets_no_protection_email(self) -> None:
         order = Order.objects.get(pk=self.order.pk)
         if self.protection_over_at is not None:
@@ -322,7 +351,11 @@ class OrderLife(RuleBasedStateMachine):
         ended_by_case = closed.filter(
             program=Program.BUYER_PROTECTION, state__in=[State.DECIDED, State.RESOLVED]
         ).exists()
-        money_back = order.payment_state in (PaymentState.CHARGED_BACK, PaymentState.REFUNDED)
+        money_back = order.payment_state in (
+            PaymentState.CHARGED_BACK,
+            PaymentState.REFUNDED,
+            PaymentState.CANCELLED,
+        )
         if ended_by_case or money_back:
             assert order.protection_status != ProtectionStatus.ACTIVE
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from disputes.choices import (
     CustomerReply,
+    InstructionKind,
     Outcome,
     Party,
     PaymentState,
@@ -38,7 +39,9 @@ from disputes.policies import (
     SILENCE_EFFECT,
     DayCount,
     ExtensionDecision,
+    MoneyEffect,
     PastCase,
+    ProgramPolicy,
     RefundTerms,
     ReplyEffect,
     Window,
@@ -57,8 +60,8 @@ from disputes.policies import (
     minor_units,
     next_reminder_at,
     parse_amount,
-    payment_state_on_close,
-    payment_state_on_open,
+    payment_on_close,
+    payment_on_open,
     policy_for,
     protection_checkin_at,
     protection_ended_by,
@@ -886,60 +889,168 @@ def test_next_actor_follows_the_state(state, actor):
     assert NEXT_ACTOR[state] == actor
 
 
-# --- Invoice effects -----------------------------------------------------------------------------
+# --- Money and invoice effects ------------------------------------------------------------------
+
+E = InstructionKind
 
 
-def test_opening_a_payment_dispute_pauses_an_active_invoice():
-    assert payment_state_on_open(PaymentState.ACTIVE, PAYMENT_DISPUTE) == PaymentState.PAUSED
+def opened(current: str, policy: ProgramPolicy, outstanding: str = "100.00"):
+    return payment_on_open(current, policy, outstanding=Decimal(outstanding))
+
+
+def test_opening_a_payment_dispute_pauses_an_active_invoice_for_what_is_owed():
+    assert opened(PaymentState.ACTIVE, PAYMENT_DISPUTE, "60.00") == (
+        PaymentState.PAUSED,
+        [MoneyEffect(E.PAUSE_INVOICE, Decimal("60.00"))],
+    )
 
 
 def test_opening_a_buyer_protection_case_leaves_the_invoice_active():
-    assert payment_state_on_open(PaymentState.ACTIVE, BUYER_PROTECTION) == PaymentState.ACTIVE
+    assert opened(PaymentState.ACTIVE, BUYER_PROTECTION) == (PaymentState.ACTIVE, [])
 
 
 @pytest.mark.parametrize("policy", [PAYMENT_DISPUTE, BUYER_PROTECTION])
 def test_opening_a_case_on_a_paid_order_leaves_it_paid(policy):
-    assert payment_state_on_open(PaymentState.PAID, policy) == PaymentState.PAID
+    assert opened(PaymentState.PAID, policy) == (PaymentState.PAID, [])
 
 
-def close(current: str, outcome: str, settled: str, order: str = "100.00") -> PaymentState:
-    return payment_state_on_close(
-        current, outcome=outcome, settled_amount=Decimal(settled), order_amount=Decimal(order)
+def close(current: str, outcome: str, settled: str, moved: str = "0.00", order: str = "100.00"):
+    return payment_on_close(
+        current,
+        outcome=outcome,
+        settled_amount=Decimal(settled),
+        already_moved=Decimal(moved),
+        at_stake=Decimal(order),
     )
+
+
+def effect(kind: InstructionKind, amount: str) -> MoneyEffect:
+    return MoneyEffect(kind, Decimal(amount))
 
 
 PAUSED, ACTIVE, PAID = PaymentState.PAUSED, PaymentState.ACTIVE, PaymentState.PAID
 CHARGED_BACK, REFUNDED = PaymentState.CHARGED_BACK, PaymentState.REFUNDED
+CANCELLED = PaymentState.CANCELLED
 
 CLOSING = {
-    "for-merchant-reactivates-paused-invoice": (PAUSED, Outcome.MERCHANT, "0.00", ACTIVE),
-    "for-merchant-paid-order-stays-paid": (PAID, Outcome.MERCHANT, "0.00", PAID),
-    "for-merchant-active-invoice-stays-active": (ACTIVE, Outcome.MERCHANT, "0.00", ACTIVE),
-    "for-customer-charges-back": (PAUSED, Outcome.CUSTOMER, "100.00", CHARGED_BACK),
-    "for-customer-on-paid-order-charges-back": (PAID, Outcome.CUSTOMER, "100.00", CHARGED_BACK),
-    "for-customer-lower-amount-charges-back": (PAUSED, Outcome.CUSTOMER, "40.00", CHARGED_BACK),
-    "split-charges-back": (PAUSED, Outcome.SPLIT, "40.00", CHARGED_BACK),
-    "agreement-full-refund-is-refunded": (PAUSED, Outcome.AGREEMENT, "100.00", REFUNDED),
-    "agreement-full-refund-unpaused-is-refunded": (ACTIVE, Outcome.AGREEMENT, "100.00", REFUNDED),
-    "agreement-partial-reactivates": (PAUSED, Outcome.AGREEMENT, "40.00", ACTIVE),
-    "agreement-no-refund-reactivates": (PAUSED, Outcome.AGREEMENT, "0.00", ACTIVE),
-    "agreement-partial-on-paid-order-stays-paid": (PAID, Outcome.AGREEMENT, "40.00", PAID),
-    "withdrawn-reactivates": (PAUSED, Outcome.WITHDRAWN, "0.00", ACTIVE),
-    "withdrawn-paid-order-stays-paid": (PAID, Outcome.WITHDRAWN, "0.00", PAID),
+    "for-merchant-reactivates-paused-invoice": (
+        (PAUSED, Outcome.MERCHANT, "0.00"),
+        (ACTIVE, [effect(E.REACTIVATE_INVOICE, "100.00")]),
+    ),
+    "for-merchant-paid-order-stays-paid": ((PAID, Outcome.MERCHANT, "0.00"), (PAID, [])),
+    "for-merchant-active-invoice-stays-active": ((ACTIVE, Outcome.MERCHANT, "0.00"), (ACTIVE, [])),
+    "for-customer-cancels-an-unpaid-invoice": (
+        (PAUSED, Outcome.CUSTOMER, "100.00"),
+        (CANCELLED, [effect(E.CANCEL_INVOICE, "100.00")]),
+    ),
+    "for-customer-on-paid-order-charges-back": (
+        (PAID, Outcome.CUSTOMER, "100.00"),
+        (CHARGED_BACK, [effect(E.CHARGE_BACK, "100.00")]),
+    ),
+    "for-customer-lower-amount-cancels-part-and-reactivates-the-rest": (
+        (PAUSED, Outcome.CUSTOMER, "40.00"),
+        (ACTIVE, [effect(E.CANCEL_INVOICE, "40.00"), effect(E.REACTIVATE_INVOICE, "60.00")]),
+    ),
+    "split-on-paid-order-charges-back-part": (
+        (PAID, Outcome.SPLIT, "40.00"),
+        (CHARGED_BACK, [effect(E.CHARGE_BACK, "40.00")]),
+    ),
+    "agreement-full-refund-cancels-the-invoice": (
+        (PAUSED, Outcome.AGREEMENT, "100.00"),
+        (CANCELLED, [effect(E.CANCEL_INVOICE, "100.00")]),
+    ),
+    "agreement-full-refund-on-paid-order-refunds": (
+        (PAID, Outcome.AGREEMENT, "100.00"),
+        (REFUNDED, [effect(E.REFUND, "100.00")]),
+    ),
+    "agreement-partial-cancels-part-and-reactivates": (
+        (PAUSED, Outcome.AGREEMENT, "40.00"),
+        (ACTIVE, [effect(E.CANCEL_INVOICE, "40.00"), effect(E.REACTIVATE_INVOICE, "60.00")]),
+    ),
+    "agreement-partial-on-active-invoice-only-cancels": (
+        (ACTIVE, Outcome.AGREEMENT, "40.00"),
+        (ACTIVE, [effect(E.CANCEL_INVOICE, "40.00")]),
+    ),
+    "agreement-no-refund-reactivates": (
+        (PAUSED, Outcome.AGREEMENT, "0.00"),
+        (ACTIVE, [effect(E.REACTIVATE_INVOICE, "100.00")]),
+    ),
+    "agreement-partial-on-paid-order-refunds-part": (
+        (PAID, Outcome.AGREEMENT, "40.00"),
+        (PAID, [effect(E.REFUND, "40.00")]),
+    ),
+    "withdrawn-reactivates": (
+        (PAUSED, Outcome.WITHDRAWN, "0.00"),
+        (ACTIVE, [effect(E.REACTIVATE_INVOICE, "100.00")]),
+    ),
+    "withdrawn-paid-order-stays-paid": ((PAID, Outcome.WITHDRAWN, "0.00"), (PAID, [])),
 }
 
 
+@pytest.mark.parametrize(("case", "expected"), list(CLOSING.values()), ids=list(CLOSING))
+def test_money_when_a_case_closes(case, expected):
+    assert close(*case) == expected
+
+
 @pytest.mark.parametrize(
-    ("current", "outcome", "settled", "expected"), list(CLOSING.values()), ids=list(CLOSING)
+    ("current", "outcome", "settled", "moved", "expected"),
+    [
+        pytest.param(
+            CHARGED_BACK,
+            Outcome.MERCHANT,
+            "0.00",
+            "100.00",
+            (PAID, [effect(E.REVERSE_CHARGEBACK, "100.00")]),
+            id="appeal-won-reverses-the-chargeback",
+        ),
+        pytest.param(
+            CANCELLED,
+            Outcome.MERCHANT,
+            "0.00",
+            "100.00",
+            (ACTIVE, [effect(E.REACTIVATE_INVOICE, "100.00")]),
+            id="appeal-won-bills-the-cancelled-invoice-again",
+        ),
+        pytest.param(
+            CHARGED_BACK,
+            Outcome.SPLIT,
+            "40.00",
+            "100.00",
+            (CHARGED_BACK, [effect(E.REVERSE_CHARGEBACK, "60.00")]),
+            id="decided-again-lower-reverses-the-difference",
+        ),
+        pytest.param(
+            CHARGED_BACK,
+            Outcome.CUSTOMER,
+            "100.00",
+            "100.00",
+            (CHARGED_BACK, []),
+            id="decided-again-the-same-moves-nothing",
+        ),
+    ],
 )
-def test_payment_state_when_a_case_closes(current, outcome, settled, expected):
-    assert close(current, outcome, settled) == expected
+def test_a_case_decided_again_moves_only_the_difference(current, outcome, settled, moved, expected):
+    assert close(current, outcome, settled, moved) == expected
 
 
 def test_full_refund_agreement_compares_amounts_not_their_notation():
-    assert close(PaymentState.PAUSED, Outcome.AGREEMENT, "100", order="100.00") == (
-        PaymentState.REFUNDED
+    assert close(PaymentState.PAUSED, Outcome.AGREEMENT, "100", order="100.00")[0] == CANCELLED
+
+
+@given(
+    current=st.sampled_from([PAUSED, ACTIVE, PAID]),
+    outcome=st.sampled_from(list(Outcome)),
+    settled=st.decimals(min_value=0, max_value=100, places=2),
+)
+def test_what_a_close_moves_to_the_customer_is_what_was_settled(current, outcome, settled):
+    _state, effects = close(current, outcome, str(settled))
+    to_customer = sum(
+        (e.amount for e in effects if e.kind in (E.CANCEL_INVOICE, E.CHARGE_BACK, E.REFUND)),
+        Decimal(0),
     )
+    expected = settled if outcome in (Outcome.CUSTOMER, Outcome.SPLIT, Outcome.AGREEMENT) else 0
+    assert to_customer == expected
+    assert all(e.amount > 0 for e in effects)
 
 
 # --- Support's decision: the amount moved to the customer ----------------------------------------

@@ -370,7 +370,7 @@ def test_merchant_accepts_a_payment_dispute_outright():
     assert dispute.state == State.RESOLVED
     assert dispute.outcome == Outcome.AGREEMENT
     assert dispute.settled_amount == Decimal("100.00")
-    assert dispute.order.payment_state == PaymentState.REFUNDED
+    assert dispute.order.payment_state == PaymentState.CANCELLED  # an unpaid invoice
     assert dispute.due_at is None
     assert dispute.closed_at == NOW
     assert event_types(dispute) == [
@@ -405,7 +405,7 @@ def offered(refund, amount=None, program=Program.BUYER_PROTECTION):
 @pytest.mark.parametrize(
     ("refund", "amount", "reply", "state", "payment_state"),
     [
-        (RefundOffer.FULL, None, CustomerReply.RECEIVED_REFUND, State.RESOLVED, "refunded"),
+        (RefundOffer.FULL, None, CustomerReply.RECEIVED_REFUND, State.RESOLVED, "cancelled"),
         (RefundOffer.FULL, None, CustomerReply.REFUND_NOT_RECEIVED, State.ESCALATED, "paused"),
         (RefundOffer.PARTIAL, "30.00", CustomerReply.RECEIVED_REFUND, State.RESOLVED, "active"),
         (
@@ -542,8 +542,9 @@ def test_only_the_party_asked_can_answer_an_information_request():
     ("outcome", "amount", "settled", "payment_state"),
     [
         (Outcome.MERCHANT, None, "0.00", PaymentState.ACTIVE),
-        (Outcome.CUSTOMER, None, "100.00", PaymentState.CHARGED_BACK),
-        (Outcome.SPLIT, "25.00", "25.00", PaymentState.CHARGED_BACK),
+        # The order is an unpaid invoice: what goes to the customer is cancelled from it.
+        (Outcome.CUSTOMER, None, "100.00", PaymentState.CANCELLED),
+        (Outcome.SPLIT, "25.00", "25.00", PaymentState.ACTIVE),
     ],
 )
 def test_support_decides_with_a_written_reason(outcome, amount, settled, payment_state):

@@ -98,7 +98,7 @@ def test_goods_sent_back_and_received_make_the_refund():
     dispute.refresh_from_db()
     assert (dispute.state, dispute.outcome) == (State.DECIDED, Outcome.CUSTOMER)
     assert dispute.settled_amount == Decimal("100.00")
-    assert dispute.order.payment_state == PaymentState.CHARGED_BACK
+    assert dispute.order.payment_state == PaymentState.CANCELLED
     assert dispute.decision_reason == "Refund once the jacket is back."
 
 
@@ -307,7 +307,7 @@ def test_an_agent_decides_with_a_reason_that_both_parties_see(client):
     dispute.refresh_from_db()
     assert (dispute.state, dispute.outcome, dispute.decided_by) == (State.DECIDED, "split", agent)
     assert dispute.settled_amount == Decimal("40.00")
-    assert dispute.order.payment_state == PaymentState.CHARGED_BACK
+    assert dispute.order.payment_state == PaymentState.ACTIVE  # 60.00 left to pay
     kinds = set(OutboxMessage.objects.filter(dispute=dispute).values_list("kind", flat=True))
     assert {"merchant_decision", "customer_decision"} <= kinds
 

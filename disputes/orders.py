@@ -1,0 +1,539 @@
+"""Orders in: the provider's (or shop's) order feed, one order or a thousand at a time.
+
+Idempotent on (merchant, order number): an order is created, updated where a field differs, or
+left unchanged. Every item is checked on its own; a bad item changes nothing and says why
+(field, code, message), the good ones are stored. The same checks serve the API, the import
+command and the admin upload. A batch costs a fixed number of queries, whatever its size.
+
+What the feed reports about the money (an invoice paid, an order cancelled or refunded outside
+the portal) is the provider's own doing: it changes the order's payment state, never writes a
+payment instruction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
+
+from .choices import OPEN_STATES, ProtectionStatus, ProtectionTier
+from .contracts import contract_terms_at, currencies_priced, terms_of
+from .errors import DomainError, InvalidAmount
+from .models import Dispute, Merchant, Order
+from .policies import (
+    ReportedPayment,
+    initial_payment_state,
+    parse_amount,
+    payment_on_report,
+    protection_ended_by,
+    protection_ends_at,
+)
+
+MAX_BATCH = 1000
+MAX_SHIPMENTS = 20
+# A clock a little ahead at the provider is not a future order.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+_ORDER_NUMBER = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+LANGUAGES = {code for code, _name in settings.LANGUAGES}
+
+
+class OrderStatus(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    ERROR = "error"
+
+
+class OrderRefused(DomainError):
+    """One order's input is refused; `code` and `field` say why."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None, code: str = "invalid") -> None:
+        super().__init__(message, field=field)
+        self.code = code
+
+
+class OrderHasOpenCase(OrderRefused):
+    pass
+
+
+@dataclass(frozen=True)
+class Shipment:
+    carrier: str
+    tracking_number: str
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "carrier": self.carrier,
+            "tracking_number": self.tracking_number,
+            "shipped_at": self.shipped_at.isoformat() if self.shipped_at else None,
+            "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """One order as the feed states it, checked and normalised."""
+
+    order_number: str
+    placed_at: datetime
+    amount: Decimal
+    currency: str
+    customer_email: str
+    customer_language: str
+    is_invoice: bool = True
+    protection_tier: str = ProtectionTier.NONE
+    shipments: tuple[Shipment, ...] = ()
+    line_summary: str = ""
+    paid_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    refunded_outside_amount: Decimal = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    order_number: str
+    status: OrderStatus
+    order: Order | None = None
+    error: OrderRefused | None = None
+
+
+# --- Checking one order ---------------------------------------------------------------------
+
+
+def _refuse(field_name: str, message: str, code: str = "invalid") -> OrderRefused:
+    return OrderRefused(message, field=field_name, code=code)
+
+
+def _moment(value: Any, field_name: str, *, now: datetime, required: bool) -> datetime | None:
+    if value in (None, ""):
+        if required:
+            raise _refuse(field_name, gettext("This field is required."), "required")
+        return None
+    moment = value if isinstance(value, datetime) else parse_datetime(str(value).strip())
+    if moment is None:
+        raise _refuse(
+            field_name, gettext("Enter a date and time in ISO 8601, e.g. 2026-03-02T10:00:00Z.")
+        )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # a time without an offset is UTC
+    try:
+        moment = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise _refuse(field_name, gettext("This date is out of range.")) from None
+    if moment > now + FUTURE_TOLERANCE:
+        raise _refuse(field_name, gettext("This date is in the future."), "in_the_future")
+    return moment
+
+
+def _shipments(value: Any, *, now: datetime) -> tuple[Shipment, ...]:
+    if value in (None, ""):
+        return ()
+    if not isinstance(value, list | tuple) or len(value) > MAX_SHIPMENTS:
+        raise _refuse(
+            "shipments",
+            gettext("Send a list of at most %(count)s shipments.") % {"count": MAX_SHIPMENTS},
+        )
+    shipments = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            raise _refuse("shipments", gettext("Each shipment is an object."))
+        carrier = str(item.get("carrier") or "").strip()[:100]
+        tracking = str(item.get("tracking_number") or "").strip()[:100]
+        if not carrier and not tracking:
+            raise _refuse("shipments", gettext("A shipment names its carrier or tracking number."))
+        shipped = _moment(item.get("shipped_at"), "shipments", now=now, required=False)
+        delivered = _moment(item.get("delivered_at"), "shipments", now=now, required=False)
+        if shipped and delivered and delivered < shipped:
+            raise _refuse("shipments", gettext("A shipment is delivered after it is shipped."))
+        shipments.append(Shipment(carrier, tracking, shipped, delivered))
+    return tuple(shipments)
+
+
+def check_order(raw: Mapping[str, Any], *, now: datetime, merchant: Merchant) -> OrderFacts:
+    """The feed's fields of one order, checked: OrderRefused names the first one that is wrong.
+    The currency's fee schedule and the order's history are checked with the batch."""
+    number = str(raw.get("order_number") or "").strip()
+    if not _ORDER_NUMBER.fullmatch(number):
+        raise _refuse("order_number", gettext("An order number is 1 to 64 printable characters."))
+    placed_at = _moment(raw.get("placed_at"), "placed_at", now=now, required=True)
+    assert placed_at is not None  # noqa: S101 - required above
+    currency = str(raw.get("currency") or "").strip().upper()
+    if not _CURRENCY.fullmatch(currency):
+        raise _refuse("currency", gettext("Enter an ISO 4217 currency code, e.g. EUR."))
+    try:
+        amount = parse_amount(raw.get("amount"), currency)
+    except InvalidAmount:
+        raise _refuse(
+            "amount", gettext("Enter a positive amount with at most the currency's decimals.")
+        ) from None
+    if amount <= 0:
+        raise _refuse("amount", gettext("Enter a positive amount."))
+    email = str(raw.get("customer_email") or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise _refuse("customer_email", gettext("Enter a valid email address.")) from None
+    language = str(raw.get("customer_language") or merchant.language).strip().lower()
+    if language not in LANGUAGES:
+        raise _refuse(
+            "customer_language",
+            gettext("The language is one of: %(languages)s.")
+            % {"languages": ", ".join(sorted(LANGUAGES))},
+        )
+    tier = str(raw.get("protection_tier") or ProtectionTier.NONE).strip()
+    if tier not in ProtectionTier.values:
+        raise _refuse(
+            "protection_tier",
+            gettext("The protection tier is one of: %(tiers)s.")
+            % {"tiers": ", ".join(ProtectionTier.values)},
+        )
+    refunded_raw = raw.get("refunded_outside_amount")
+    refunded = Decimal("0.00")
+    if refunded_raw not in (None, "", 0, "0"):
+        try:
+            refunded = parse_amount(refunded_raw, currency, field="refunded_outside_amount")
+        except InvalidAmount:
+            raise _refuse("refunded_outside_amount", gettext("Enter a valid amount.")) from None
+        if refunded > amount:
+            raise _refuse(
+                "refunded_outside_amount",
+                gettext("More cannot be refunded than the order's amount."),
+            )
+    is_invoice = raw.get("is_invoice", True)
+    if not isinstance(is_invoice, bool):
+        is_invoice = str(is_invoice).strip().lower() not in ("false", "0", "no", "")
+    summary = str(raw.get("line_summary") or "")
+    if len(summary) > 2000 or "\x00" in summary:
+        raise _refuse("line_summary", gettext("At most 2000 characters, no NUL characters."))
+    return OrderFacts(
+        order_number=number,
+        placed_at=placed_at,
+        amount=amount,
+        currency=currency,
+        customer_email=email,
+        customer_language=language,
+        is_invoice=is_invoice,
+        protection_tier=tier,
+        shipments=_shipments(raw.get("shipments"), now=now),
+        line_summary=summary,
+        paid_at=_moment(raw.get("paid_at"), "paid_at", now=now, required=False),
+        cancelled_at=_moment(raw.get("cancelled_at"), "cancelled_at", now=now, required=False),
+        refunded_outside_amount=refunded,
+    )
+
+
+# --- Writing a batch ------------------------------------------------------------------------
+
+_FIELDS = (
+    "placed_at",
+    "amount",
+    "currency",
+    "customer_email",
+    "customer_language",
+    "is_invoice",
+    "shipments",
+    "line_summary",
+    "paid_at",
+    "cancelled_at",
+    "refunded_outside_amount",
+    "payment_state",
+    "protection_tier",
+    "protection_status",
+    "protection_ends_at",
+)
+
+
+@dataclass
+class _Planned:
+    facts: OrderFacts
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def _reported(state: str, facts: OrderFacts, amount: Decimal) -> str:
+    """The payment state after what the feed reports (paid, cancelled, refunded in full)."""
+    if facts.paid_at is not None:
+        state = payment_on_report(state, ReportedPayment.PAID)
+    if facts.cancelled_at is not None:
+        state = payment_on_report(state, ReportedPayment.CANCELLED)
+    if facts.refunded_outside_amount and facts.refunded_outside_amount == amount:
+        state = payment_on_report(state, ReportedPayment.REFUNDED_IN_FULL)
+    return state
+
+
+def _new_values(facts: OrderFacts, *, now: datetime, offers_protection: bool) -> dict[str, Any]:
+    if facts.protection_tier != ProtectionTier.NONE and not offers_protection:
+        raise _refuse(
+            "protection_tier",
+            gettext("This shop's contract has no buyer protection."),
+            "protection_not_offered",
+        )
+    values = _fact_values(facts)
+    values["payment_state"] = _reported(
+        initial_payment_state(is_invoice=facts.is_invoice), facts, facts.amount
+    )
+    if facts.protection_tier == ProtectionTier.NONE:
+        values.update(protection_status=ProtectionStatus.NONE, protection_ends_at=None)
+    else:
+        ends = protection_ends_at(facts.placed_at)
+        ended = ends <= now or protection_ended_by(
+            program="", outcome="", payment_state=values["payment_state"]
+        )
+        values.update(
+            protection_tier=facts.protection_tier,
+            protection_status=(
+                ProtectionStatus.EXPIRED
+                if ends <= now
+                else ProtectionStatus.ENDED
+                if ended
+                else ProtectionStatus.ACTIVE
+            ),
+            protection_ends_at=ends,
+        )
+    return values
+
+
+def _fact_values(facts: OrderFacts) -> dict[str, Any]:
+    return {
+        "placed_at": facts.placed_at,
+        "amount": facts.amount,
+        "currency": facts.currency,
+        "customer_email": facts.customer_email,
+        "customer_language": facts.customer_language,
+        "is_invoice": facts.is_invoice,
+        "shipments": [shipment.as_json() for shipment in facts.shipments],
+        "line_summary": facts.line_summary,
+        "paid_at": facts.paid_at,
+        "cancelled_at": facts.cancelled_at,
+        "refunded_outside_amount": facts.refunded_outside_amount,
+        "protection_tier": facts.protection_tier,
+    }
+
+
+def _changed_values(order: Order, facts: OrderFacts, *, has_open_case: bool) -> dict[str, Any]:
+    """What an update changes on an existing order; OrderRefused when it may not."""
+    values = _fact_values(facts)
+    changed = {name: value for name, value in values.items() if getattr(order, name) != value}
+    if has_open_case and {"amount", "currency"} & changed.keys():
+        raise OrderHasOpenCase(
+            gettext(
+                "The order has an open case: its amount and currency cannot change until the "
+                "case is closed."
+            ),
+            field="amount" if "amount" in changed else "currency",
+            code="order_has_open_case",
+        )
+    if "placed_at" in changed and order.disputes.exists():
+        raise _refuse(
+            "placed_at", gettext("The order has a case: its date cannot change."), "order_has_case"
+        )
+    if "protection_tier" in changed:
+        upgrade = (order.protection_tier, facts.protection_tier) == (
+            ProtectionTier.BASIC,
+            ProtectionTier.PLUS,
+        )
+        if not upgrade:
+            raise _refuse(
+                "protection_tier",
+                gettext("Buyer protection is chosen at checkout; only basic can become plus."),
+                "protection_fixed",
+            )
+    if "is_invoice" in changed:
+        raise _refuse(
+            "is_invoice", gettext("How an order is paid does not change."), "payment_method_fixed"
+        )
+    state = _reported(order.payment_state, facts, facts.amount)
+    if state != order.payment_state:
+        changed["payment_state"] = state
+        if order.protection_status == ProtectionStatus.ACTIVE and protection_ended_by(
+            program="", outcome="", payment_state=state
+        ):
+            changed["protection_status"] = ProtectionStatus.ENDED
+    return changed
+
+
+def orders_upsert(
+    *, merchant: Merchant, items: Sequence[Mapping[str, Any] | OrderFacts], now: datetime
+) -> list[OrderResult]:
+    """Create, update or leave each order; one result per item, in order. At most MAX_BATCH."""
+    if len(items) > MAX_BATCH:
+        raise OrderRefused(
+            gettext("Send at most %(count)s orders at a time.") % {"count": MAX_BATCH},
+            field="orders",
+            code="too_many",
+        )
+    results: list[OrderResult | None] = [None] * len(items)
+    checked: dict[str, tuple[int, OrderFacts]] = {}
+    for position, item in enumerate(items):
+        number = str(
+            item.order_number if isinstance(item, OrderFacts) else item.get("order_number", "")
+        )
+        try:
+            facts = (
+                item
+                if isinstance(item, OrderFacts)
+                else check_order(item, now=now, merchant=merchant)
+            )
+        except OrderRefused as error:
+            results[position] = OrderResult(number, OrderStatus.ERROR, error=error)
+            continue
+        if facts.order_number in checked:
+            results[position] = OrderResult(
+                facts.order_number,
+                OrderStatus.ERROR,
+                error=_refuse(
+                    "order_number",
+                    gettext("This order number is in the batch twice."),
+                    "duplicate_in_batch",
+                ),
+            )
+            continue
+        checked[facts.order_number] = (position, facts)
+    if checked:
+        _write(merchant, checked, results, now=now)
+    return [result for result in results if result is not None]
+
+
+def _write(
+    merchant: Merchant,
+    checked: dict[str, tuple[int, OrderFacts]],
+    results: list[OrderResult | None],
+    *,
+    now: datetime,
+) -> None:
+    terms = terms_of(contract_terms_at(merchant, now))
+    priced = currencies_priced(
+        terms.fee_plan, {facts.currency for _position, facts in checked.values()}
+    )
+    with transaction.atomic():
+        # The orders of the batch that exist, locked: a case opening meanwhile waits for us.
+        existing = {
+            order.order_number: order
+            for order in Order.objects.select_for_update(of=("self",))
+            .select_related("merchant")
+            .filter(merchant=merchant, order_number__in=list(checked))
+        }
+        open_orders = (
+            set(
+                Dispute.objects.filter(
+                    order_id__in=[order.pk for order in existing.values()], state__in=OPEN_STATES
+                ).values_list("order_id", flat=True)
+            )
+            if existing
+            else set()
+        )
+        to_create: list[Order] = []
+        to_update: list[tuple[Order, dict[str, Any]]] = []
+        for number, (position, facts) in checked.items():
+            try:
+                if facts.currency not in priced:
+                    raise _refuse(
+                        "currency",
+                        gettext(
+                            "No fee schedule prices %(currency)s: orders in it cannot be taken."
+                        )
+                        % {"currency": facts.currency},
+                        "currency_not_priced",
+                    )
+                order = existing.get(number)
+                if order is None:
+                    values = _new_values(facts, now=now, offers_protection=terms.buyer_protection)
+                    new = Order(merchant=merchant, order_number=number, **values)
+                    new.created_at = new.updated_at = now
+                    to_create.append(new)
+                    results[position] = OrderResult(number, OrderStatus.CREATED, order=new)
+                    continue
+                changed = _changed_values(order, facts, has_open_case=order.pk in open_orders)
+            except OrderRefused as error:
+                results[position] = OrderResult(number, OrderStatus.ERROR, error=error)
+                continue
+            if not changed:
+                results[position] = OrderResult(number, OrderStatus.UNCHANGED, order=order)
+                continue
+            for name, value in changed.items():
+                setattr(order, name, value)
+            order.updated_at = now
+            to_update.append((order, changed))
+            results[position] = OrderResult(number, OrderStatus.UPDATED, order=order)
+        if to_create:
+            Order.objects.bulk_create(to_create)
+        if to_update:
+            names = sorted({name for _order, changed in to_update for name in changed})
+            Order.objects.bulk_update([order for order, _ in to_update], [*names, "updated_at"])
+
+
+def order_patch(
+    *, merchant: Merchant, order_number: str, changes: Mapping[str, Any], now: datetime
+) -> OrderResult:
+    """Change some fields of an existing order (shipments, delivery, cancellation, a refund
+    outside the portal, the invoice paid, basic protection upgraded to plus)."""
+    order = Order.objects.filter(merchant=merchant, order_number=order_number).first()
+    if order is None:
+        return OrderResult(order_number, OrderStatus.ERROR, error=None)
+    current = facts_of(order)
+    raw = {**_raw_of(current), **changes, "order_number": order_number}
+    (result,) = orders_upsert(merchant=merchant, items=[raw], now=now)
+    return result
+
+
+def facts_of(order: Order) -> OrderFacts:
+    return OrderFacts(
+        order_number=order.order_number,
+        placed_at=order.placed_at,
+        amount=order.amount,
+        currency=order.currency,
+        customer_email=order.customer_email,
+        customer_language=order.customer_language,
+        is_invoice=order.is_invoice,
+        protection_tier=order.protection_tier,
+        shipments=tuple(
+            Shipment(
+                carrier=s.get("carrier", ""),
+                tracking_number=s.get("tracking_number", ""),
+                shipped_at=parse_datetime(s["shipped_at"]) if s.get("shipped_at") else None,
+                delivered_at=parse_datetime(s["delivered_at"]) if s.get("delivered_at") else None,
+            )
+            for s in order.shipments or []
+        ),
+        line_summary=order.line_summary,
+        paid_at=order.paid_at,
+        cancelled_at=order.cancelled_at,
+        refunded_outside_amount=order.refunded_outside_amount,
+    )
+
+
+def _raw_of(facts: OrderFacts) -> dict[str, Any]:
+    raw = {
+        name: getattr(facts, name)
+        for name in (
+            "order_number",
+            "placed_at",
+            "amount",
+            "currency",
+            "customer_email",
+            "customer_language",
+            "is_invoice",
+            "protection_tier",
+            "line_summary",
+            "paid_at",
+            "cancelled_at",
+            "refunded_outside_amount",
+        )
+    }
+    raw["shipments"] = [shipment.as_json() for shipment in facts.shipments]
+    return raw
