@@ -6,17 +6,28 @@ Webhook payloads use the same shapes, so a case looks the same whichever way it 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args
 
 from ninja import Schema
+from ninja.responses import NinjaJSONEncoder
 from pydantic import AfterValidator, Field
 
 from billing.models import Statement, StatementLine
 from disputes.choices import ActorKind, RefundOffer, Visibility
+from disputes.contracts import terms_of
 from disputes.models import Attachment, Dispute, DisputeEvent
+from disputes.policies import merchant_window_for
 from disputes.uploads import MAX_FILES
+
+
+def api_json(shape: Schema) -> Any:
+    """The shape as JSON-safe data exactly as the API renders it (times to the millisecond),
+    for answers stored for idempotent replays and for webhook bodies: one case, one order, one
+    instruction looks the same whichever way it arrives."""
+    return json.loads(json.dumps(shape, cls=NinjaJSONEncoder))
 
 
 def utc(moment: datetime | None) -> datetime | None:
@@ -50,6 +61,15 @@ class OrderOut(Schema):
     customer_email: str
 
 
+class CaseTermsOut(Schema):
+    """The merchant's contract terms the case was opened under; it keeps them to its end."""
+
+    merchant_window_days: int = Field(examples=[21])
+    merchant_window_day_count: str = Field(examples=["calendar"], description="or working")
+    fee_plan: str = Field(examples=["standard"])
+    valid_from: date | None = Field(description="First day of that version (None: defaults).")
+
+
 class DisputeOut(Schema):
     id: str = Field(examples=["DP-7K2M-Q9XD-4HTA"])
     program: str
@@ -70,6 +90,19 @@ class DisputeOut(Schema):
     escalated_at: datetime | None
     closed_at: datetime | None
     updated_at: datetime
+    terms: CaseTermsOut
+
+
+def case_terms_out(dispute: Dispute) -> CaseTermsOut:
+    row = dispute.terms
+    terms = terms_of(row)
+    window = merchant_window_for(dispute.program, terms)
+    return CaseTermsOut.model_construct(
+        merchant_window_days=window.days,
+        merchant_window_day_count=window.day_count.value,
+        fee_plan=terms.fee_plan,
+        valid_from=row.valid_from if row else None,
+    )
 
 
 def dispute_out(dispute: Dispute) -> DisputeOut:
@@ -103,12 +136,13 @@ def dispute_out(dispute: Dispute) -> DisputeOut:
         escalated_at=utc(dispute.escalated_at),
         closed_at=utc(dispute.closed_at),
         updated_at=utc(dispute.updated_at),
+        terms=case_terms_out(dispute),
     )
 
 
 def dispute_payload(dispute: Dispute) -> dict[str, Any]:
     """The case as JSON-safe data, for webhook bodies."""
-    return dispute_out(dispute).model_dump(mode="json")
+    return api_json(dispute_out(dispute))
 
 
 class DisputeListOut(Schema):

@@ -62,6 +62,13 @@ API_LIST_FIELDS = (
     "order__amount",
     "order__currency",
     "order__customer_email",
+    "terms__valid_from",
+    "terms__dispute_window_days",
+    "terms__dispute_window_day_count",
+    "terms__protection_window_days",
+    "terms__fee_plan",
+    "terms__payment_dispute",
+    "terms__buyer_protection",
 )
 
 
@@ -85,7 +92,7 @@ def dispute_list_for_merchant(
     while cases move between states."""
     rows = (
         _filtered(merchant, filters)
-        .select_related("order")
+        .select_related("order", "terms")
         .only(*API_LIST_FIELDS)
         .order_by("-opened_at", "-id")
     )

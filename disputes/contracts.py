@@ -11,12 +11,13 @@ from datetime import UTC, date, datetime
 from typing import cast
 
 from django.db import transaction
-from django.utils.translation import gettext
+from django.utils.formats import date_format
+from django.utils.translation import gettext, ngettext
 
 from . import signals
 from .errors import InvalidTerms
-from .models import ContractTerms, Merchant
-from .policies import DEFAULT_TERMS, DayCount, Terms, check_terms
+from .models import ContractTerms, Dispute, Merchant
+from .policies import DEFAULT_TERMS, DayCount, Terms, check_terms, merchant_window_for
 
 
 def currencies_priced(plan: str, currencies: set[str]) -> set[str]:
@@ -93,3 +94,24 @@ def contract_terms_add(
             latest.save(update_fields=list(fields))
             return latest
         return ContractTerms.objects.create(merchant=merchant, valid_from=valid_from, **fields)
+
+
+def case_terms_summary(dispute: Dispute) -> str:
+    """The terms a case was opened under, in a line for the portal and the desk."""
+    terms = terms_of(dispute.terms)
+    window = merchant_window_for(dispute.program, terms)
+    if window.day_count == DayCount.WORKING:
+        days = ngettext(
+            "%(days)s working day to answer", "%(days)s working days to answer", window.days
+        )
+    else:
+        days = ngettext("%(days)s day to answer", "%(days)s days to answer", window.days)
+    summary = gettext("%(window)s, fee plan %(plan)s") % {
+        "window": days % {"days": window.days},
+        "plan": terms.fee_plan,
+    }
+    if dispute.terms is not None:
+        summary += " " + gettext("(terms from %(day)s)") % {
+            "day": date_format(dispute.terms.valid_from, "DATE_FORMAT")
+        }
+    return summary

@@ -167,9 +167,14 @@ def merchant_update(
                 gettext("The merchant has orders: its currency does not change."),
                 field="currency",
             )
-        if merchant.test_mode is False and facts.test_mode and has_orders:
+        # Test and live money never mix: a merchant with orders keeps its mode (a shop going
+        # live after testing is onboarded again as a live merchant).
+        if facts.test_mode != merchant.test_mode and has_orders:
             raise MerchantRefused(
-                gettext("A live merchant with orders does not become a test merchant."),
+                gettext(
+                    "The merchant has orders: it stays a test merchant or a live one. Onboard "
+                    "a new merchant to go live."
+                ),
                 field="test_mode",
             )
         if terms is not None:

@@ -228,7 +228,7 @@ def queue_counts(merchant: Merchant, filters: QueueFilters) -> dict[str, int]:
 def dispute_for_merchant(merchant: Merchant, public_id: str) -> Dispute | None:
     """The merchant's own case; another merchant's case does not exist here."""
     return (
-        Dispute.objects.select_related("order", "merchant")
+        Dispute.objects.select_related("order", "merchant", "terms")
         .filter(merchant=merchant, public_id=normalise_public_id(public_id))
         .first()
     )

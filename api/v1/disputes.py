@@ -22,6 +22,7 @@ from ..schemas import (
     EventListOut,
     MessageIn,
     RespondIn,
+    api_json,
     dispute_out,
     event_out,
 )
@@ -43,7 +44,7 @@ def _dispute(request: HttpRequest, dispute_id: str) -> Dispute:
 
 
 def _case(dispute: Dispute) -> tuple[int, dict[str, Any]]:
-    return 200, dispute_out(dispute).model_dump(mode="json")
+    return 200, api_json(dispute_out(dispute))
 
 
 class DisputeListQuery(Schema):

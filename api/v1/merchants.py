@@ -3,7 +3,8 @@ and their contract terms, versioned from a start day."""
 
 # No `from __future__ import annotations`: django-ninja reads the operations' annotations.
 
-from datetime import date, datetime
+from collections import defaultdict
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
@@ -11,14 +12,16 @@ from django.utils import timezone
 from ninja import Path, Query, Router, Schema
 from pydantic import Field
 
-from disputes.contracts import contract_terms_at, terms_of
+from disputes.contracts import terms_of
 from disputes.models import ContractTerms, Merchant
 from disputes.onboarding import check_merchant, merchant_onboard, merchant_update
 from disputes.policies import DEFAULT_TERMS, DayCount, Terms
 
 from ..idempotency import idempotent
 from ..models import KeyOwner
+from ..schemas import api_json
 from ..scopes import Scope
+from ..selectors import InvalidCursor
 from .auth import request_key, requires
 from .common import ERRORS
 from .errors import MerchantNotFound, domain_error_body
@@ -119,12 +122,13 @@ def terms_out(row: ContractTerms | None) -> TermsOut:
     )
 
 
-def merchant_out(merchant: Merchant) -> MerchantOut:
-    now = timezone.now()
-    current = contract_terms_at(merchant, now)
-    upcoming = ContractTerms.objects.filter(merchant=merchant, valid_from__gt=now.date()).order_by(
-        "valid_from"
-    )
+def merchant_out(merchant: Merchant, versions: list[ContractTerms] | None = None) -> MerchantOut:
+    """The merchant with its terms in force today and those that start later; `versions` (all
+    its terms rows, oldest first) when a list has fetched them for the whole page."""
+    if versions is None:
+        versions = list(ContractTerms.objects.filter(merchant=merchant).order_by("valid_from"))
+    today = timezone.now().astimezone(UTC).date()
+    begun = [row for row in versions if row.valid_from <= today]
     return MerchantOut(
         slug=merchant.slug,
         name=merchant.name,
@@ -134,10 +138,18 @@ def merchant_out(merchant: Merchant) -> MerchantOut:
         language=merchant.language,
         test_mode=merchant.test_mode,
         platform_partner=merchant.platform_partner.slug if merchant.platform_partner else None,
-        terms=terms_out(current),
-        upcoming_terms=[terms_out(row) for row in upcoming],
+        terms=terms_out(begun[-1] if begun else None),
+        upcoming_terms=[terms_out(row) for row in versions if row.valid_from > today],
         created_at=merchant.created_at,
     )
+
+
+def merchants_out(merchants: list[Merchant]) -> list[MerchantOut]:
+    """A page of merchants in two queries, whatever its length."""
+    versions: dict[int, list[ContractTerms]] = defaultdict(list)
+    for row in ContractTerms.objects.filter(merchant__in=merchants).order_by("valid_from"):
+        versions[row.merchant_id].append(row)
+    return [merchant_out(merchant, versions[merchant.pk]) for merchant in merchants]
 
 
 def _visible(request: HttpRequest) -> Any:
@@ -174,7 +186,7 @@ def create_merchant(request: HttpRequest, payload: MerchantIn) -> Any:
         partner=api_key.partner if api_key.owner_kind == KeyOwner.PARTNER else None,
         now=timezone.now(),
     )
-    return 201, merchant_out(merchant).model_dump(mode="json")
+    return 201, api_json(merchant_out(merchant))
 
 
 class MerchantListQuery(Schema):
@@ -195,15 +207,13 @@ def list_merchants(request: HttpRequest, query: Query[MerchantListQuery]) -> Any
     rows = _visible(request).order_by("pk")
     if query.cursor:
         if not query.cursor.isdigit():
-            from ..selectors import InvalidCursor
-
             raise InvalidCursor(field="cursor")
         rows = rows.filter(pk__gt=int(query.cursor))
     page = list(rows[: query.limit + 1])
     more = len(page) > query.limit
     page = page[: query.limit]
     return {
-        "data": [merchant_out(merchant) for merchant in page],
+        "data": merchants_out(page),
         "next_cursor": str(page[-1].pk) if more else None,
     }
 

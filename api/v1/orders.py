@@ -11,19 +11,19 @@ from django.core import signing
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext
 from ninja import Body, Path, Query, Router, Schema
 from pydantic import Field, ValidationError, field_validator
 
 from disputes.choices import OPEN_STATES
-from disputes.errors import DomainError
 from disputes.links import customer_order_urls
 from disputes.models import Dispute, Order
 from disputes.orders import MAX_BATCH, OrderStatus, order_patch, orders_upsert
 
 from ..idempotency import idempotent
-from ..schemas import Money, money, utc
+from ..schemas import Money, api_json, money, utc
 from ..scopes import Scope
+from ..selectors import InvalidCursor
 from .auth import request_merchant, requires
 from .common import ERRORS
 from .errors import PayloadTooLarge, domain_error_body, error_body
@@ -34,11 +34,6 @@ router = Router(tags=["orders"])
 MAX_BATCH_BYTES = 2 * 1024 * 1024
 _CURSOR_SALT = "api.orders-list"
 OrderNumber = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^/\x00-\x1f]+$")]
-
-
-class OrderListError(DomainError):
-    code = "invalid_cursor"
-    default_message = gettext_lazy("The cursor is not one this API gave out.")
 
 
 class ShipmentIn(Schema):
@@ -139,7 +134,7 @@ class OrderWriteOut(Schema):
 class OrderBatchIn(Schema):
     # Each item is checked on its own (a bad one is refused alone), so the batch takes any
     # objects; the schema documents them as OrderIn (BATCH_BODY below).
-    orders: list[dict[str, Any]] = Field(max_length=MAX_BATCH)
+    orders: list[Any] = Field(max_length=MAX_BATCH)
 
 
 BATCH_BODY = {
@@ -249,7 +244,7 @@ def put_order(request: HttpRequest, payload: OrderIn) -> Any:
     assert result.order is not None  # noqa: S101 - set for every result without an error
     (out,) = _orders_out([result.order])
     status = 201 if result.status == OrderStatus.CREATED else 200
-    return status, {"status": result.status.value, "order": out.model_dump(mode="json")}
+    return status, {"status": result.status.value, "order": api_json(out)}
 
 
 @router.post(
@@ -267,6 +262,16 @@ def put_orders(request: HttpRequest, payload: Body[OrderBatchIn]) -> Any:
     items: list[dict[str, Any]] = []
     early: dict[int, dict[str, Any]] = {}
     for position, raw in enumerate(payload.orders):
+        if not isinstance(raw, dict):
+            early[position] = {
+                "order_number": "",
+                "status": "error",
+                "error": error_body("invalid", gettext("An order is a JSON object."), None)[
+                    "error"
+                ],
+            }
+            items.append({"order_number": None})
+            continue
         try:
             items.append(OrderIn.model_validate(raw).model_dump(mode="json"))
         except ValidationError as error:  # this item only
@@ -348,7 +353,7 @@ def list_orders(request: HttpRequest, query: Query[OrderListQuery]) -> Any:
             value, pk = signing.loads(query.cursor, salt=_CURSOR_SALT)
             placed_at, pk = datetime.fromisoformat(value), int(pk)
         except (signing.BadSignature, ValueError, TypeError):
-            raise OrderListError(field="cursor") from None
+            raise InvalidCursor(field="cursor") from None
         rows = rows.filter(
             Q(placed_at__lte=placed_at),
             Q(placed_at__lt=placed_at) | Q(placed_at=placed_at, id__lt=pk),
@@ -408,7 +413,7 @@ def patch_order(request: HttpRequest, order_number: OrderNumber, payload: OrderP
         raise result.error
     assert result.order is not None  # noqa: S101 - set for every result without an error
     (out,) = _orders_out([result.order])
-    return 200, {"status": result.status.value, "order": out.model_dump(mode="json")}
+    return 200, {"status": result.status.value, "order": api_json(out)}
 
 
 def check_batch_size(request: HttpRequest) -> None:

@@ -36,7 +36,7 @@ from notifications.services import (
     request_delivery,
 )
 
-from ..models import WebhookAttempt, WebhookEndpoint
+from ..models import EndpointAudience, WebhookAttempt, WebhookEndpoint
 from .endpoints import check_webhook_url
 from .policies import webhook_endpoint_fails_for_good
 from .policies import webhook_next_attempt_at as _retry_at
@@ -220,6 +220,13 @@ def _count_failure(endpoint: WebhookEndpoint, *, now: datetime) -> None:
         endpoint.failing_since = now
         endpoint.save(update_fields=["failing_since"])
     elif webhook_endpoint_fails_for_good(failing_since=endpoint.failing_since, now=now):
+        if endpoint.audience == EndpointAudience.PROVIDER:
+            # The provider's ledger endpoint stays on: each push keeps its own 3 days of
+            # retries, and the pull feed holds every instruction for catching up.
+            logger.error(
+                "Provider endpoint %s failing since %s", endpoint.pk, endpoint.failing_since
+            )
+            return
         _disable(endpoint, now=now)
 
 
@@ -235,8 +242,7 @@ def _disable(endpoint: WebhookEndpoint, *, now: datetime) -> None:
         context__endpoint_id=endpoint.pk,
     ).update(status=DeliveryStatus.FAILED, last_error="Endpoint disabled after 3 days of failures.")
     merchant = endpoint.merchant
-    if merchant is None:  # the provider's endpoint: its failures are in the admin's log
-        logger.error("Provider endpoint %s disabled after 3 days of failures", endpoint.pk)
+    if merchant is None:  # not a merchant's endpoint: nobody to tell by email
         return
     owners = MerchantMembership.objects.filter(
         merchant=merchant, role=MemberRole.OWNER, user__is_active=True

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils.translation import gettext
 
-from ..models import WebhookEndpoint
+from ..models import EndpointAudience, WebhookEndpoint
 from .signing import SECRET_GRACE_PERIOD, new_secret
 
 
@@ -81,3 +81,20 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, now: datetime) 
     endpoint.secret = new_secret()
     endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
     return endpoint
+
+
+def provider_endpoint_create(*, url: str, description: str, now: datetime) -> WebhookEndpoint:
+    """The provider's endpoint for signed payment instructions (the operator's staff add it in
+    the admin); every instruction from now on is pushed to it."""
+    from .instructions import EVENT_TYPE
+
+    check_webhook_url(url)
+    return WebhookEndpoint.objects.create(
+        audience=EndpointAudience.PROVIDER,
+        merchant=None,
+        url=url,
+        events=[EVENT_TYPE],
+        description=description,
+        secret=new_secret(),
+        created_at=now,
+    )

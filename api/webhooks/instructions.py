@@ -34,11 +34,12 @@ def queue_instruction_pushes(
     )
     if not endpoints:
         return
+    from ..schemas import api_json
     from ..v1.instructions import instruction_out  # the payload is the feed's shape
 
     messages = []
     for instruction in instructions:
-        data = instruction_out(instruction).model_dump(mode="json")
+        data = api_json(instruction_out(instruction))
         messages += [
             NewMessage(
                 dedupe_key=f"instruction:{endpoint.pk}:{instruction.public_id}",

@@ -25,6 +25,7 @@ from django.utils.translation import ngettext
 from .. import services as desk
 from ..actors import Actor
 from ..choices import OPEN_STATES, State
+from ..contracts import case_terms_summary
 from ..errors import DomainError
 from ..identifiers import normalise_public_id
 from ..models import (
@@ -246,7 +247,9 @@ class DisputeAdmin(admin.ModelAdmin):
 
     def _dispute(self, object_id: Any) -> Dispute:
         dispute = (
-            Dispute.objects.select_related("order", "merchant", "assigned_to", "decided_by")
+            Dispute.objects.select_related(
+                "order", "merchant", "terms", "assigned_to", "decided_by"
+            )
             .filter(pk=object_id)
             .first()
         )
@@ -270,6 +273,7 @@ class DisputeAdmin(admin.ModelAdmin):
             "title": _("Case %(case)s") % {"case": dispute.public_id},
             "dispute": dispute,
             "order": dispute.order,
+            "case_terms": case_terms_summary(dispute),
             "events": list(
                 dispute.events.prefetch_related("attachments").order_by("created_at", "id")
             ),

@@ -29,6 +29,7 @@ from django.views.generic import TemplateView
 from disputes import selectors, services
 from disputes.actors import Actor
 from disputes.choices import OPEN_STATES, Party, Program, State
+from disputes.contracts import case_terms_summary
 from disputes.errors import DomainError
 from disputes.models import Dispute
 from disputes.policies import appeal_open, deadline_for_display
@@ -192,6 +193,7 @@ class CaseView(MerchantPortalMixin, View):
             **self.page_context,
             "dispute": dispute,
             "order": dispute.order,
+            "case_terms": case_terms_summary(dispute),
             "timeline": list(selectors.merchant_timeline(dispute.pk)),
             "time_left": time_left(dispute.due_at, now),
             "due_display": deadline_for_display(dispute.due_at, self.merchant.time_zone)

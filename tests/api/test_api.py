@@ -360,6 +360,21 @@ FOREIGN = {
     "dispute-evidence": ("post", lambda o: o["dispute"].public_id),
     "fee-statement": ("get", lambda o: o["statement"].pk),
     "files": None,  # creates a file of the key's own merchant; ids of others: test below
+    "order": ("get", lambda o: o["dispute"].order.order_number),
+    # Every operation also runs through the owner walker in test_access.py (operator,
+    # partners and merchants acting for a merchant that is, or is not, theirs).
+    "order-patch": None,  # PATCH; its lookup is the one of "order" above
+    "orders": None,  # creates the key's own merchant's order
+    "orders-batch": None,
+    "orders-list": None,  # lists only the key's own merchant (test_orders_api.py)
+    "merchants": None,  # merchants:* scopes are not for merchant keys (test_access.py)
+    "merchants-list": None,
+    "merchant": None,
+    "merchant-patch": None,
+    "payment-instructions": None,  # the operator's scope only (test_access.py)
+    "test-open": None,  # a live merchant's key is refused before any lookup (test_test_mode)
+    "test-reply": None,
+    "test-advance": None,
 }
 NOT_OPERATIONS = {"api-root", "openapi-json", "openapi-view"}
 
