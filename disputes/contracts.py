@@ -17,7 +17,7 @@ from django.utils.translation import gettext, ngettext
 from . import signals
 from .errors import InvalidTerms
 from .models import ContractTerms, Dispute, Merchant
-from .policies import DEFAULT_TERMS, DayCount, Terms, check_terms, merchant_window_for
+from .policies import DEFAULT_TERMS, DayCount, Terms, Window, check_terms, merchant_window_for
 
 
 def currencies_priced(plan: str, currencies: set[str]) -> set[str]:
@@ -96,18 +96,26 @@ def contract_terms_add(
         return ContractTerms.objects.create(merchant=merchant, valid_from=valid_from, **fields)
 
 
+def window_phrase(window: Window) -> str:
+    """ "21 days", "14 working days": a merchant window in words."""
+    if window.day_count == DayCount.WORKING:
+        phrase = ngettext("%(days)s working day", "%(days)s working days", window.days)
+    else:
+        phrase = ngettext("%(days)s day", "%(days)s days", window.days)
+    return phrase % {"days": window.days}
+
+
+def merchant_window_phrase(merchant: Merchant, program: str, at: datetime) -> str:
+    """The window a new case of this program would give the merchant, in words."""
+    return window_phrase(merchant_window_for(program, terms_of(contract_terms_at(merchant, at))))
+
+
 def case_terms_summary(dispute: Dispute) -> str:
     """The terms a case was opened under, in a line for the portal and the desk."""
     terms = terms_of(dispute.terms)
     window = merchant_window_for(dispute.program, terms)
-    if window.day_count == DayCount.WORKING:
-        days = ngettext(
-            "%(days)s working day to answer", "%(days)s working days to answer", window.days
-        )
-    else:
-        days = ngettext("%(days)s day to answer", "%(days)s days to answer", window.days)
-    summary = gettext("%(window)s, fee plan %(plan)s") % {
-        "window": days % {"days": window.days},
+    summary = gettext("%(window)s to answer, fee plan %(plan)s") % {
+        "window": window_phrase(window),
         "plan": terms.fee_plan,
     }
     if dispute.terms is not None:

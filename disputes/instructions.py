@@ -47,7 +47,7 @@ def instructions_write(
             sequence=first + offset,
             public_id=f"pi_{uuid.uuid4().hex}",
             kind=new.kind,
-            merchant_id=new.merchant.pk,
+            merchant=new.merchant,
             order=new.order,
             dispute=new.dispute,
             event=new.event,

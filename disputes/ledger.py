@@ -151,13 +151,25 @@ def _check_orders(orders: list[Order]) -> Iterator[Difference]:
                 f"instructions moved {replay.moved} to the customer, the order says "
                 f"{order.moved_to_customer}",
             )
+        back = order.moved_to_customer + order.refunded_outside_amount
+        if back > order.amount:
+            yield Difference(
+                name,
+                f"the customer got back {back} of an order of {order.amount} "
+                f"({order.moved_to_customer} by its cases, {order.refunded_outside_amount} "
+                "refunded outside the portal)",
+            )
+        if order.cancelled_at is not None and order.payment_state != PaymentState.CANCELLED:
+            yield Difference(
+                name, f"the provider cancelled it, yet the order is {order.payment_state}"
+            )
         by_cases = sum((d.moved_amount for d in cases[order.pk]), ZERO)
         if by_cases != order.moved_to_customer:
             yield Difference(
                 name, f"its cases moved {by_cases}, the order says {order.moved_to_customer}"
             )
         for dispute in cases[order.pk]:
-            yield from _check_case(name, dispute)
+            yield from _check_case(name, order, dispute)
 
 
 _NEED_PAID = (
@@ -188,14 +200,18 @@ def _reported_since(order: Order) -> bool:
     return order.cancelled_at is not None or order.refunded_outside_amount > 0
 
 
-def _check_case(name: str, dispute: Dispute) -> Iterator[Difference]:
-    if dispute.state in CLOSED_STATES:
-        expected = (dispute.settled_amount or ZERO) if dispute.outcome in _MONEY_OUTCOMES else ZERO
-        if dispute.moved_amount != expected:
-            yield Difference(
-                f"{name} case {dispute.public_id}",
-                f"moved {dispute.moved_amount}, its outcome says {expected}",
-            )
+def _check_case(name: str, order: Order, dispute: Dispute) -> Iterator[Difference]:
+    """A closed case moved its settled amount; less only where the provider had refunded or
+    cancelled the order itself (what is already back is not paid twice)."""
+    if dispute.state not in CLOSED_STATES:
+        return
+    expected = (dispute.settled_amount or ZERO) if dispute.outcome in _MONEY_OUTCOMES else ZERO
+    reported = _reported_since(order)
+    if dispute.moved_amount > expected or (dispute.moved_amount != expected and not reported):
+        yield Difference(
+            f"{name} case {dispute.public_id}",
+            f"moved {dispute.moved_amount}, its outcome says {expected}",
+        )
 
 
 __all__ = ["FEE_KINDS", "Difference", "Replay", "orders_before_the_ledger", "verify_ledger"]

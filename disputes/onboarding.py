@@ -122,8 +122,10 @@ def merchant_onboard(
     owner_email: str | None,
     partner: PlatformPartner | None,
     now: datetime,
+    terms_from: date | None = None,
 ) -> Merchant:
-    """A new merchant with its first terms (from today) and its owner invited."""
+    """A new merchant with its first terms (from `terms_from`, default today; the defaults
+    apply until then) and its owner invited."""
     _check_priced(terms, facts.currency)
     with transaction.atomic():
         try:
@@ -140,7 +142,7 @@ def merchant_onboard(
                 )
         except IntegrityError:
             raise MerchantExists(field="slug") from None
-        contract_terms_add(merchant=merchant, terms=terms, valid_from=None, now=now)
+        contract_terms_add(merchant=merchant, terms=terms, valid_from=terms_from, now=now)
         if owner_email:
             membership_add(merchant=merchant, email=owner_email, role=MemberRole.OWNER, now=now)
     return merchant

@@ -556,6 +556,25 @@ def payment_on_open(
     return PaymentState(current), []
 
 
+def at_stake_for(
+    *, amount: Decimal, moved_by_other_cases: Decimal, refunded_outside: Decimal, cancelled: bool
+) -> Decimal:
+    """What one case can still move to the customer: the order's amount less what its other
+    cases moved and what the provider refunded outside the portal; nothing once the provider
+    cancelled the order (nothing is owed, nothing was paid)."""
+    if cancelled:
+        return Decimal("0.00")
+    return max(amount - moved_by_other_cases - refunded_outside, Decimal("0.00"))
+
+
+def moved_on_close(outcome: str, settled_amount: Decimal, *, at_stake: Decimal) -> Decimal:
+    """What a closed case moves to the customer: its settled amount, never more than is still
+    at stake (a refund the provider made meanwhile is not paid a second time)."""
+    if outcome not in MONEY_OUTCOMES:
+        return Decimal("0.00")
+    return min(settled_amount, at_stake)
+
+
 def payment_on_close(
     current: str,
     *,
@@ -568,14 +587,17 @@ def payment_on_close(
 
     `already_moved` is what earlier decisions of this same case moved to the customer (a case
     decided again after an appeal or a reopening moves only the difference); `at_stake` is what
-    this case could move at most (the order's amount less what other cases moved). Decided for
-    the customer or settled with a refund: an unpaid invoice is cancelled by that amount; a paid
-    order is charged back (a decision) or refunded (an agreement). Nothing to the customer:
-    a paused invoice is payable again, and an earlier cancellation or chargeback is undone.
+    this case could move at most (`at_stake_for`). Decided for the customer or settled with a
+    refund: an unpaid invoice is cancelled by that amount; a paid order is charged back (a
+    decision) or refunded (an agreement). Nothing to the customer: a paused invoice is payable
+    again, and an earlier cancellation or chargeback is undone. When the provider refunded or
+    cancelled the whole order meanwhile, nothing is left to move and nothing changes.
     """
-    to_customer = settled_amount if outcome in MONEY_OUTCOMES else Decimal("0.00")
+    to_customer = moved_on_close(outcome, settled_amount, at_stake=at_stake)
     delta = to_customer - already_moved
     effects: list[MoneyEffect] = []
+    if at_stake <= 0 and delta == 0:
+        return PaymentState(current), effects
     if current in PAID_STATES:
         if delta > 0:
             kind = (

@@ -37,7 +37,7 @@ from ..selectors import InvalidCursor
 class MerchantRequired(DomainError):
     code = "merchant_required"
     default_message = gettext_lazy(
-        "A platform partner's key must name the merchant in the X-Merchant header."
+        "This key acts for more than one merchant: name the one in the X-Merchant header."
     )
 
 

@@ -185,6 +185,7 @@ def create_merchant(request: HttpRequest, payload: MerchantIn) -> Any:
         owner_email=payload.owner_email,
         partner=api_key.partner if api_key.owner_kind == KeyOwner.PARTNER else None,
         now=timezone.now(),
+        terms_from=payload.terms.valid_from if payload.terms else None,
     )
     return 201, api_json(merchant_out(merchant))
 

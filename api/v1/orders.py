@@ -417,7 +417,9 @@ def patch_order(request: HttpRequest, order_number: OrderNumber, payload: OrderP
 
 
 def check_batch_size(request: HttpRequest) -> None:
-    """Refuse an oversized batch before its body is read (a JSON error, never Django's 400)."""
+    """Refuse an oversized batch by its declared length (a JSON 413). A body larger than
+    DATA_UPLOAD_MAX_MEMORY_SIZE never gets this far: Django refuses it while reading, and the
+    API's handler answers that with the same 413."""
     length = request.META.get("CONTENT_LENGTH") or "0"
     if length.isdigit() and int(length) > MAX_BATCH_BYTES:
         raise PayloadTooLarge(

@@ -39,6 +39,7 @@ from ..policies import (
     RETURN_CONFIRM_WINDOW,
     ReplyEffect,
     appeal_open,
+    at_stake_for,
     customer_reply_effect,
     is_open,
     merchant_window_for,
@@ -97,8 +98,14 @@ def dispute_open(
             raise DisputeAlreadyOpen(existing.public_id)
         check_order_eligibility(order, program, now=now)
         terms_row = contract_terms_at(order.merchant, now)
-        # What is still at stake: the amount less what earlier cases moved to the customer.
-        amount = order.amount - order.moved_to_customer
+        # What is still at stake: the amount less what earlier cases moved to the customer and
+        # what the provider refunded outside the portal.
+        amount = at_stake_for(
+            amount=order.amount,
+            moved_by_other_cases=order.moved_to_customer,
+            refunded_outside=order.refunded_outside_amount,
+            cancelled=False,
+        )
         if disputed_amount is not None:
             amount = settled_amount_for_decision(
                 Outcome.CUSTOMER,

@@ -37,10 +37,11 @@ from ..instructions import NewInstruction, instructions_write
 from ..models import TRANSITION_FIELDS, Attachment, Dispute, DisputeEvent, Merchant, Order
 from ..notices import queue_notices
 from ..policies import (
-    MONEY_OUTCOMES,
     MoneyEffect,
     Window,
+    at_stake_for,
     deadline_after,
+    moved_on_close,
     payment_on_close,
     payment_on_open,
     policy_for,
@@ -207,17 +208,23 @@ def settle_order(dispute: Dispute, change: Change) -> None:
     """A case closed: the order's money follows its outcome (as payment instructions), and
     buyer protection ends when its case ends or the money goes back."""
     order = dispute.order
+    settled = dispute.settled_amount or Decimal("0.00")
+    at_stake = at_stake_for(
+        amount=order.amount,
+        moved_by_other_cases=order.moved_to_customer - dispute.moved_amount,
+        refunded_outside=order.refunded_outside_amount,
+        cancelled=order.cancelled_at is not None,
+    )
     new_state, effects = payment_on_close(
         order.payment_state,
         outcome=dispute.outcome,
-        settled_amount=dispute.settled_amount or Decimal("0.00"),
+        settled_amount=settled,
         already_moved=dispute.moved_amount,
-        at_stake=order.amount - order.moved_to_customer + dispute.moved_amount,
+        at_stake=at_stake,
     )
     for effect in effects:
         change.effects.append((dispute, effect))
-    moved = dispute.settled_amount or Decimal("0.00")
-    moved = moved if dispute.outcome in MONEY_OUTCOMES else Decimal("0.00")
+    moved = moved_on_close(dispute.outcome, settled, at_stake=at_stake)
     changed = new_state != order.payment_state or moved != dispute.moved_amount
     order.moved_to_customer += moved - dispute.moved_amount
     dispute.moved_amount = moved

@@ -34,6 +34,7 @@ from ..choices import (
     RefundOffer,
     State,
 )
+from ..contracts import merchant_window_phrase
 from ..eligibility import eligibility_refusal
 from ..errors import DisputeAlreadyOpen, DomainError
 from ..forms import (
@@ -54,7 +55,6 @@ from ..links import (
 )
 from ..models import Dispute, Order
 from ..policies import (
-    PAYMENT_DISPUTE,
     ExtensionDecision,
     ProtectionEnd,
     customer_replies_for,
@@ -138,6 +138,7 @@ class StartView(VerifiedOrderMixin, View):
             "customer/start.html",
             {
                 "order": order,
+                "window": merchant_window_phrase(order.merchant, Program.PAYMENT_DISPUTE, now),
                 "payment_refusal": payment_refusal,
                 "has_protection": order.protection_tier != ProtectionTier.NONE,
                 "protection_refusal": protection_refusal,
@@ -194,7 +195,9 @@ class OpenDisputeView(VerifiedOrderMixin, View):
             {
                 "form": form,
                 "order": self.order,
-                "window_days": PAYMENT_DISPUTE.merchant_window.days,
+                "window": merchant_window_phrase(
+                    self.order.merchant, Program.PAYMENT_DISPUTE, timezone.now()
+                ),
             },
         )
 

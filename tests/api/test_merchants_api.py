@@ -191,3 +191,15 @@ def test_the_merchant_list_pages_with_a_cursor_in_a_fixed_number_of_queries(
     bad = operator.get("/api/v1/merchants", {"cursor": "abc"})
     assert bad.status_code == 400
     assert bad.json()["error"]["field"] == "cursor"
+
+
+def test_first_terms_can_start_later_and_the_defaults_apply_until_then(operator):
+    later = (timezone.now() + timedelta(days=10)).date().isoformat()
+    body = send(
+        operator,
+        "post",
+        "/api/v1/merchants",
+        {**SHOP, "terms": {"dispute_window_days": 14, "valid_from": later}},
+    ).json()
+    assert body["terms"]["dispute_window_days"] == 21
+    assert [t["valid_from"] for t in body["upcoming_terms"]] == [later]

@@ -283,3 +283,30 @@ def test_a_forged_or_expired_customer_link_opens_nothing(api, client, settings, 
     expired = client.get(path)
     assert expired.status_code == 404
     assert not Dispute.objects.exists()
+
+
+def test_the_customer_pages_state_the_shops_own_window_and_whether_an_invoice_pauses(
+    api, merchant, client
+):
+    from dataclasses import replace
+
+    from disputes.contracts import contract_terms_add
+    from disputes.policies import DEFAULT_TERMS, DayCount
+
+    contract_terms_add(
+        merchant=merchant,
+        terms=replace(
+            DEFAULT_TERMS, dispute_window_days=14, dispute_window_day_count=DayCount.WORKING
+        ),
+        valid_from=None,
+        now=timezone.now(),
+    )
+    post(api, "/api/v1/orders", an_order("W-1", is_invoice=False))
+    url = api.get("/api/v1/orders/W-1").json()["customer_url"]
+    client.get("/" + url.split("://", 1)[1].split("/", 1)[1])
+    start = " ".join(client.get("/open/order/").content.decode().split())
+    assert "14 working days" in start
+    assert "invoice is paused" not in start
+    form = " ".join(client.get("/open/dispute/").content.decode().split())
+    assert "14 working days" in form
+    assert "invoice is paused" not in form

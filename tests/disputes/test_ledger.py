@@ -65,7 +65,10 @@ def kinds(dispute: Dispute) -> list[tuple[str, Decimal]]:
 
 def verify() -> str:
     out = StringIO()
-    call_command("verify_ledger", stdout=out)
+    try:
+        call_command("verify_ledger", stdout=out)
+    except CommandError as error:
+        raise AssertionError(out.getvalue()) from error
     return out.getvalue()
 
 
@@ -161,3 +164,53 @@ def test_one_merchant_can_be_checked_alone():
     assert "agree" in out.getvalue()
     with pytest.raises(CommandError, match="No merchant"):
         call_command("verify_ledger", "--merchant", "nobody")
+
+
+def test_a_refund_the_provider_made_meanwhile_is_not_paid_again():
+    dispute = escalated_case(paid=True)
+    order_patch(
+        merchant=dispute.merchant,
+        order_number=dispute.order.order_number,
+        changes={"refunded_outside_amount": "100.00"},
+        now=START + timedelta(days=40),
+    )
+    decide(dispute, Outcome.CUSTOMER)
+    assert InstructionKind.CHARGE_BACK not in [kind for kind, _amount in kinds(dispute)]
+    order = Order.objects.get(pk=dispute.order_id)
+    assert order.payment_state == PaymentState.REFUNDED
+    assert order.moved_to_customer == Decimal("0.00")
+    assert "agree" in verify()
+
+
+def test_a_partial_refund_outside_leaves_only_the_rest_to_charge_back():
+    dispute = escalated_case(paid=True)
+    order_patch(
+        merchant=dispute.merchant,
+        order_number=dispute.order.order_number,
+        changes={"refunded_outside_amount": "30.00"},
+        now=START + timedelta(days=40),
+    )
+    decide(dispute, Outcome.CUSTOMER)
+    assert (InstructionKind.CHARGE_BACK, Decimal("70.00")) in kinds(dispute)
+    assert "agree" in verify()
+
+
+def test_an_invoice_the_provider_cancelled_meanwhile_is_not_reactivated():
+    dispute = escalated_case(paid=False)
+    order_patch(
+        merchant=dispute.merchant,
+        order_number=dispute.order.order_number,
+        changes={"cancelled_at": (START + timedelta(days=40)).isoformat()},
+        now=START + timedelta(days=40),
+    )
+    decide(dispute, Outcome.MERCHANT)
+    assert InstructionKind.REACTIVATE_INVOICE not in [kind for kind, _amount in kinds(dispute)]
+    assert Order.objects.get(pk=dispute.order_id).payment_state == PaymentState.CANCELLED
+    assert "agree" in verify()
+
+
+def test_money_paid_back_twice_is_reported():
+    dispute = escalated_case(paid=True)
+    decide(dispute, Outcome.CUSTOMER)
+    Order.objects.filter(pk=dispute.order_id).update(refunded_outside_amount=Decimal("50.00"))
+    assert "the customer got back 150.00 of an order of 100.00" in verify_fails()

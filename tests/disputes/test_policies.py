@@ -1480,3 +1480,40 @@ def test_every_deadline_is_shown_as_the_last_minute_of_a_local_day(start, days, 
 
     assert (shown.hour, shown.minute) == (23, 59)
     assert shown.date() == (closes - timedelta(seconds=1)).astimezone(ZoneInfo(zone)).date()
+
+
+def test_what_is_at_stake_leaves_out_other_cases_and_refunds_outside_the_portal():
+    from disputes.policies import at_stake_for
+
+    def stake(amount: str, others: str = "0", outside: str = "0", cancelled: bool = False):  # type: ignore[no-untyped-def]
+        return at_stake_for(
+            amount=Decimal(amount),
+            moved_by_other_cases=Decimal(others),
+            refunded_outside=Decimal(outside),
+            cancelled=cancelled,
+        )
+
+    assert stake("100.00") == Decimal("100.00")
+    assert stake("100.00", others="40.00", outside="30.00") == Decimal("30.00")
+    assert stake("100.00", others="80.00", outside="30.00") == Decimal("0.00")
+    assert stake("100.00", cancelled=True) == Decimal("0.00")
+
+
+def test_a_case_never_moves_more_than_is_still_at_stake():
+    from disputes.policies import moved_on_close
+
+    assert moved_on_close(
+        Outcome.CUSTOMER, Decimal("100.00"), at_stake=Decimal("70.00")
+    ) == Decimal("70.00")
+    assert moved_on_close(Outcome.SPLIT, Decimal("40.00"), at_stake=Decimal("70.00")) == Decimal(
+        "40.00"
+    )
+    assert moved_on_close(Outcome.MERCHANT, Decimal("0.00"), at_stake=Decimal("70.00")) == 0
+    state, effects = payment_on_close(
+        PaymentState.REFUNDED,
+        outcome=Outcome.CUSTOMER,
+        settled_amount=Decimal("100.00"),
+        already_moved=Decimal("0.00"),
+        at_stake=Decimal("0.00"),
+    )
+    assert (state, effects) == (PaymentState.REFUNDED, [])
