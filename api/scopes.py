@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.utils.translation import gettext_lazy as _
+
 from .models import KeyOwner
 
 
@@ -41,3 +43,16 @@ ALLOWED_SCOPES: dict[str, frozenset[Scope]] = {
 DEFAULT_SCOPES = ALLOWED_SCOPES
 # What every key could do before scopes existed; the migration gave existing keys exactly these.
 LEGACY_SCOPES = frozenset({Scope.DISPUTES_READ, Scope.DISPUTES_WRITE, Scope.FEES_READ})
+
+# What each scope allows, for the portal's key form.
+SCOPE_LABELS = {
+    Scope.MERCHANTS_READ: _("Read merchants and their contract terms"),
+    Scope.MERCHANTS_WRITE: _("Onboard and change merchants"),
+    Scope.ORDERS_READ: _("Read orders"),
+    Scope.ORDERS_WRITE: _("Send orders (create and update)"),
+    Scope.DISPUTES_READ: _("Read cases and their timelines"),
+    Scope.DISPUTES_WRITE: _("Answer cases, send messages and evidence"),
+    Scope.INSTRUCTIONS_READ: _("Read payment instructions"),
+    Scope.FEES_READ: _("Read fee statements"),
+    Scope.TEST_WRITE: _("Drive a test merchant's cases (test mode)"),
+}

@@ -13,7 +13,8 @@ from django.core.validators import MaxValueValidator
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from api.models import WEBHOOK_EVENTS
+from api.models import WEBHOOK_EVENTS, KeyOwner
+from api.scopes import ALLOWED_SCOPES, SCOPE_LABELS, Scope
 from api.webhooks.endpoints import WebhookUrlRejected, check_webhook_url
 from disputes.choices import MemberRole, Program, Reason, RefundOffer, State
 from disputes.forms import DocumentsField, message_field
@@ -238,6 +239,17 @@ class ApiKeyForm(forms.Form):
         label=gettext_lazy("Name"),
         max_length=100,
         help_text=gettext_lazy("Where the key is used, e.g. “shop backend”."),
+    )
+    scopes = forms.MultipleChoiceField(
+        label=gettext_lazy("What it may do"),
+        choices=[
+            (scope.value, SCOPE_LABELS[scope])
+            for scope in Scope
+            if scope in ALLOWED_SCOPES[KeyOwner.MERCHANT]
+        ],
+        initial=sorted(ALLOWED_SCOPES[KeyOwner.MERCHANT]),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy("Give a key only what its software needs."),
     )
 
 

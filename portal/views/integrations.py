@@ -52,6 +52,7 @@ class ApiKeyCreateView(ApiOverviewView):
         created = api_key_create(
             name=form.cleaned_data["name"],
             merchant=self.merchant,
+            scopes=form.cleaned_data["scopes"],
             created_by_id=self.membership.user_id,
             now=timezone.now(),
         )

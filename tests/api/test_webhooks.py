@@ -208,12 +208,25 @@ def owner_portal(client, merchant):  # type: ignore[no-untyped-def]
 
 
 def test_owners_create_and_revoke_keys_in_the_portal(owner_portal, merchant):
-    page = owner_portal.post(reverse("portal:api-key-create"), {"name": "backend"})
+    page = owner_portal.post(
+        reverse("portal:api-key-create"),
+        {"name": "backend", "scopes": ["disputes:read", "disputes:write"]},
+    )
     key = page.context["new_key"]
     assert key.startswith("dpk_live_")
     assert key in page.content.decode()
     api_key = merchant.api_keys.get()
-    assert key not in owner_portal.get(reverse("portal:api-index")).content.decode()
+    assert api_key.scopes == ["disputes:read", "disputes:write"]
+    listing = owner_portal.get(reverse("portal:api-index")).content.decode()
+    assert key not in listing
+    assert "<code>disputes:write</code>" in listing
+    refused = owner_portal.post(reverse("portal:api-key-create"), {"name": "x", "scopes": []})
+    assert refused.context["key_form"].errors["scopes"]
+    sneaky = owner_portal.post(
+        reverse("portal:api-key-create"), {"name": "x", "scopes": ["instructions:read"]}
+    )
+    assert sneaky.context["key_form"].errors["scopes"]
+    assert merchant.api_keys.count() == 1
     owner_portal.post(reverse("portal:api-key-revoke", args=[api_key.pk]))
     api_key.refresh_from_db()
     assert api_key.revoked_at is not None
