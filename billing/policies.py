@@ -1,4 +1,4 @@
-"""Fee rules as pure functions (DESIGN.md §5)."""
+"""Fee rules as pure functions (docs/rules.md §7)."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass

@@ -144,7 +144,7 @@ class MerchantMembership(models.Model):
     )
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=16, choices=MemberRole.choices)
-    # Which emails this user wants (DESIGN.md §2: merchants choose their emails and reminders).
+    # Which emails this user wants (docs/rules.md §8: merchants choose their emails and reminders).
     notify_new_case = models.BooleanField(_("new case"), default=True)
     notify_reminders = models.BooleanField(_("reminders before a deadline"), default=True)
     notify_escalation = models.BooleanField(_("escalation to support"), default=True)

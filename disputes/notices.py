@@ -1,4 +1,4 @@
-"""Who is told about each timeline event, and with which email (DESIGN.md §2, §4)."""
+"""Who is told about each timeline event, and with which email (docs/rules.md §8)."""
 
 from __future__ import annotations
 

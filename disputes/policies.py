@@ -1,7 +1,7 @@
 """The rules of the two programs, as pure functions and frozen data.
 
 No ORM and no clock here: callers pass `now`. This module is where a reader learns the business
-rules (DESIGN.md §2 to §4); models and services only apply what it says.
+rules (docs/rules.md §2 to §7); models and services only apply what it says.
 """
 
 from __future__ import annotations
@@ -395,7 +395,7 @@ def can_reopen(*, state: str, order_has_open_case: bool) -> bool:
 
 # --- Dispute rate -------------------------------------------------------------------------------
 
-# Above this share of disputes to orders, the elevated fee applies (DESIGN.md §5).
+# Above this share of disputes to orders, the elevated fee applies (docs/rules.md §7).
 ELEVATED_RATE_THRESHOLD = Decimal("0.015")
 # Merchants are warned once their rate reaches this share of the threshold.
 WARNING_SHARE = Decimal("0.8")

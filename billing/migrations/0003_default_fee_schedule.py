@@ -1,4 +1,4 @@
-"""The fee schedule the portal starts with (DESIGN.md §5): one row per currency it serves."""
+"""The fee schedule the portal starts with (docs/rules.md §7): one row per currency it serves."""
 
 from datetime import date
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""The support desk's figures page (DESIGN.md §6): a thin admin view over `disputes.reports`.
+"""The support desk's figures page (docs/rules.md §10): a thin admin view over `disputes.reports`.
 
 The Dispute admin adds `figures_urls()` to its `get_urls()` (before the catch-all object URLs)
 and links to `admin:disputes_staff_figures` with `FIGURES_LINK_TEXT`.

@@ -182,7 +182,7 @@ def dispute_respond(
         )
         change = Change(disputes=[dispute])
         if skips_customer_step(policy.rule_for(dispute.reason), terms):
-            # Refused after a cancellation: the customer's step is skipped (DESIGN.md §2).
+            # Refused after a cancellation: the customer's step is skipped (docs/rules.md §2).
             dispute.refund_offer, dispute.refund_offer_amount = terms.offer, terms.amount
             change.events.append(events.offer_made(dispute, actor=actor, now=now, message=message))
             escalate(dispute, change, now=now, actor=SYSTEM, cause="refused_after_cancellation")

@@ -1,4 +1,4 @@
-"""The support desk's figures (DESIGN.md §6): complaints per million orders, refund causes,
+"""The support desk's figures (docs/rules.md §10): complaints per million orders, refund causes,
 escalations, time to a decision, merchants above the elevated rate, and the admin page."""
 
 from __future__ import annotations
