@@ -60,21 +60,11 @@ def contract_terms_add(
     check_terms(terms)
     today = now.astimezone(UTC).date()
     valid_from = valid_from or today
-    if valid_from < today:
-        raise InvalidTerms(
-            gettext("New terms start today or later; cases already opened keep theirs."),
-            field="valid_from",
-        )
     with transaction.atomic():
         # One writer at a time per merchant: versions are compared, then written.
         Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
+        check_terms_start(merchant, valid_from, today=today)
         latest = ContractTerms.objects.filter(merchant=merchant).order_by("-valid_from").first()
-        if latest is not None and valid_from < latest.valid_from:
-            raise InvalidTerms(
-                gettext("Terms from %(day)s exist already; new terms start on or after it.")
-                % {"day": latest.valid_from.isoformat()},
-                field="valid_from",
-            )
         fields = {
             "payment_dispute": terms.payment_dispute,
             "buyer_protection": terms.buyer_protection,
@@ -84,16 +74,35 @@ def contract_terms_add(
             "fee_plan": terms.fee_plan,
         }
         if latest is not None and latest.valid_from == valid_from:
-            if valid_from <= today and latest.disputes.exists():
-                raise InvalidTerms(
-                    gettext("Cases were opened under the terms of this day; start new ones later."),
-                    field="valid_from",
-                )
             for name, value in fields.items():
                 setattr(latest, name, value)
             latest.save(update_fields=list(fields))
             return latest
         return ContractTerms.objects.create(merchant=merchant, valid_from=valid_from, **fields)
+
+
+def check_terms_start(merchant: Merchant, valid_from: date, *, today: date) -> None:
+    """Raise InvalidTerms unless a new version may start on `valid_from`: today or later, not
+    before the latest version, and not on a day whose version already has cases."""
+    if valid_from < today:
+        raise InvalidTerms(
+            gettext("New terms start today or later; cases already opened keep theirs."),
+            field="valid_from",
+        )
+    latest = ContractTerms.objects.filter(merchant=merchant).order_by("-valid_from").first()
+    if latest is None:
+        return
+    if valid_from < latest.valid_from:
+        raise InvalidTerms(
+            gettext("Terms from %(day)s exist already; new terms start on or after it.")
+            % {"day": latest.valid_from.isoformat()},
+            field="valid_from",
+        )
+    if latest.valid_from == valid_from and valid_from <= today and latest.disputes.exists():
+        raise InvalidTerms(
+            gettext("Cases were opened under the terms of this day; start new ones later."),
+            field="valid_from",
+        )
 
 
 def window_phrase(window: Window) -> str:

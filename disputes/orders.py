@@ -12,8 +12,9 @@ payment instruction.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,8 +23,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
-from django.db import transaction
+from django.core.validators import EmailValidator
+from django.db import connection, models, transaction
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 
@@ -47,6 +48,24 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 _ORDER_NUMBER = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
+# Computed once: `ProtectionTier.values` builds a new list at every use.
+_TIERS = frozenset(ProtectionTier.values)
+
+
+def _eager(lazy: Any) -> re.Pattern[str]:
+    return re.compile(lazy.pattern, lazy.flags)
+
+
+class _EmailValidator(EmailValidator):
+    """Django's email check with its patterns compiled up front (a lazy pattern costs a proxy
+    call at every use, a tenth of an order's checks in a large import)."""
+
+    user_regex = _eager(EmailValidator.user_regex)
+    domain_regex = _eager(EmailValidator.domain_regex)
+    literal_regex = _eager(EmailValidator.literal_regex)
+
+
+validate_email = _EmailValidator()
 
 
 class OrderStatus(StrEnum):
@@ -197,7 +216,7 @@ def check_order(raw: Mapping[str, Any], *, now: datetime, merchant: Merchant) ->
             % {"languages": ", ".join(sorted(LANGUAGES))},
         )
     tier = str(raw.get("protection_tier") or ProtectionTier.NONE).strip()
-    if tier not in ProtectionTier.values:
+    if tier not in _TIERS:
         raise _refuse(
             "protection_tier",
             gettext("The protection tier is one of: %(tiers)s.")
@@ -422,12 +441,7 @@ def _write(
     )
     with transaction.atomic():
         # The orders of the batch that exist, locked: a case opening meanwhile waits for us.
-        existing = {
-            order.order_number: order
-            for order in Order.objects.select_for_update(of=("self",))
-            .select_related("merchant")
-            .filter(merchant=merchant, order_number__in=list(checked))
-        }
+        existing = _locked(merchant, list(checked))
         open_orders = (
             set(
                 Dispute.objects.filter(
@@ -437,7 +451,7 @@ def _write(
             if existing
             else set()
         )
-        to_create: list[Order] = []
+        to_create: list[tuple[int, str, dict[str, Any]]] = []
         to_update: list[tuple[Order, dict[str, Any]]] = []
         for number, (position, facts) in checked.items():
             try:
@@ -453,10 +467,7 @@ def _write(
                 order = existing.get(number)
                 if order is None:
                     values = _new_values(facts, now=now, offers_protection=terms.buyer_protection)
-                    new = Order(merchant=merchant, order_number=number, **values)
-                    new.created_at = new.updated_at = now
-                    to_create.append(new)
-                    results[position] = OrderResult(number, OrderStatus.CREATED, order=new)
+                    to_create.append((position, number, values))
                     continue
                 changed = _changed_values(order, facts, has_open_case=order.pk in open_orders)
             except OrderRefused as error:
@@ -471,10 +482,98 @@ def _write(
             to_update.append((order, changed))
             results[position] = OrderResult(number, OrderStatus.UPDATED, order=order)
         if to_create:
-            Order.objects.bulk_create(to_create)
+            created = _insert(
+                merchant, [(number, values) for _, number, values in to_create], now=now
+            )
+            for (position, number, _values), order in zip(to_create, created, strict=True):
+                results[position] = OrderResult(number, OrderStatus.CREATED, order=order)
         if to_update:
             names = sorted({name for _order, changed in to_update for name in changed})
             Order.objects.bulk_update([order for order, _ in to_update], [*names, "updated_at"])
+
+
+def _locked(merchant: Merchant, numbers: list[str]) -> dict[str, Order]:
+    """The merchant's orders of these numbers, locked, by number."""
+    rows: Iterable[Order]
+    if connection.vendor == "postgresql":
+        # Written as a semi-join so that PostgreSQL looks each number up in the (merchant,
+        # number) index. With `merchant_id = X AND order_number IN (...)` it takes the merchant
+        # index when its statistics think the merchant small (a new merchant's back-fill), and
+        # reads all the merchant's orders for every batch.
+        table = connection.ops.quote_name(Order._meta.db_table)
+        rows = Order.objects.raw(
+            f"SELECT * FROM {table} WHERE (merchant_id, order_number) IN "  # noqa: S608
+            f"(SELECT %s, unnest(%s::varchar[])) FOR UPDATE OF {table}",
+            [merchant.pk, numbers],
+        )
+    else:
+        rows = Order.objects.select_for_update(of=("self",)).filter(
+            merchant=merchant, order_number__in=numbers
+        )
+    found = {}
+    for order in rows:
+        order.merchant = merchant  # the one in hand: no join, no copy of it per order
+        found[order.order_number] = order
+    return found
+
+
+def _insert(
+    merchant: Merchant, new: list[tuple[str, dict[str, Any]]], *, now: datetime
+) -> list[Order]:
+    """The new orders stored (with their ids), created and updated at `now`."""
+    if connection.vendor != "postgresql":
+        orders = []
+        for number, values in new:
+            order = Order(merchant=merchant, order_number=number, **values)
+            order.created_at = order.updated_at = now
+            orders.append(order)
+        Order.objects.bulk_create(orders)
+        return orders
+    return _copy_in(merchant, new, now=now)
+
+
+def _copy_in(
+    merchant: Merchant, new: list[tuple[str, dict[str, Any]]], *, now: datetime
+) -> list[Order]:
+    """PostgreSQL: ids drawn from the table's sequence, then every column of the rows by COPY.
+    A tenth of bulk_create's time for a thousand orders: no SQL is built value by value. The
+    rows are those bulk_create writes (each field's default where the order gives no value)."""
+    meta = Order._meta
+    fields = meta.concrete_fields
+    names = [f.attname for f in fields]
+    defaults = {f.attname: f.get_default() for f in fields}
+    defaults.update(merchant_id=merchant.pk, created_at=now, updated_at=now)
+    # A default made by a callable (a list) is made anew for each order that needs it.
+    made = [f for f in fields if f.has_default() and callable(f.default)]
+    # JSON as text, as JSONField writes it: psycopg's Jsonb wrapper costs more than the rest
+    # of the row.
+    as_json = [(i, f.encoder) for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+    quote = connection.ops.quote_name
+    merchant_field = meta.get_field("merchant")
+    orders = []
+    with connection.cursor() as cursor:
+        db = cursor.db  # the connection itself, not the per-thread proxy: read per value below
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, str(meta.pk.column), len(new)],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+        columns = ", ".join(quote(str(f.column)) for f in fields)
+        with cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for pk, (number, values) in zip(ids, new, strict=True):
+                given = {**defaults, **values, meta.pk.attname: pk, "order_number": number}
+                for f in made:
+                    if f.attname not in values:
+                        given[f.attname] = f.get_default()
+                row = [given[name] for name in names]
+                order = Order.from_db(db.alias, names, row)
+                merchant_field.set_cached_value(order, merchant)
+                orders.append(order)
+                for i, encoder in as_json:
+                    if row[i] is not None:  # None is SQL NULL, as JSONField stores it
+                        row[i] = json.dumps(row[i], cls=encoder)
+                copy.write_row(row)
+    return orders
 
 
 def order_patch(
