@@ -367,7 +367,8 @@ def _insert_orders(
         INSERT INTO disputes_order (
             id, merchant_id, order_number, placed_at, amount, currency, customer_email,
             customer_language, payment_state, protection_tier, protection_status,
-            protection_ends_at, created_at, updated_at)
+            protection_ends_at, is_invoice, shipments, line_summary, refunded_outside_amount,
+            moved_to_customer, created_at, updated_at)
         SELECT id, merchant_id, 'B' || lpad((id - first_order + 1)::text, 7, '0'), placed_at,
                amount, currency, 'customer' || id || '@bench.example', language,
                CASE WHEN kind IS NULL AND r_state < 0.7 THEN 'paid'
@@ -379,9 +380,17 @@ def _insert_orders(
                     WHEN placed_at + interval '30 days' > %(now)s THEN 'active'
                     ELSE 'expired' END,
                CASE WHEN tier = 'none' THEN NULL ELSE placed_at + interval '30 days' END,
+               true, '[]'::jsonb, '', 0,
+               -- What the order's case moved to the customer: its moved_amount (_insert_cases).
+               CASE WHEN kind = 'resolved' THEN round(amount * 0.5, 2)
+                    WHEN kind = 'decided' AND r3 < 1.0 / 3 THEN 0
+                    WHEN kind = 'decided' AND r3 < 2.0 / 3 THEN amount
+                    WHEN kind = 'decided' THEN round(amount * 0.5, 2)
+                    ELSE 0 END,
                placed_at, placed_at
         FROM (
             SELECT p.first_order + g AS id, p.first_order, p.merchant_id, p.currency, c.kind,
+                   c.r3,
                    coalesce(c.opened_at - (interval '1 day' + c.r3 * interval '8 days'),
                             %(now)s - random() * interval '400 days') AS placed_at,
                    round((5 + random() * random() * 995)::numeric, 2) AS amount,
@@ -412,7 +421,7 @@ def _insert_cases(cursor: CursorWrapper, first: int, last: int, *, now: datetime
             customer_language, state, outcome, next_actor, due_at, reminder_due_at,
             information_requested_from, currency, order_amount, disputed_amount, refund_offer,
             refund_offer_amount, settled_amount, opened_at, escalated_at, closed_at,
-            decision_reason, updated_at, customer_link_version, fraud_proven)
+            decision_reason, updated_at, customer_link_version, fraud_proven, moved_amount)
         SELECT
             'DP-' || substr(h, 1, 4) || '-' || substr(h, 5, 4) || '-' || substr(h, 9, 4),
             order_id, merchant_id, program, reason,
@@ -449,7 +458,13 @@ def _insert_cases(cursor: CursorWrapper, first: int, last: int, *, now: datetime
             CASE WHEN state IN ('resolved', 'withdrawn', 'decided')
                  THEN least(opened_at + window_days + r2 * interval '20 days', %(now)s) END,
             CASE WHEN state = 'decided' THEN 'Decided on the evidence of both sides.' ELSE '' END,
-            %(now)s, 1, false
+            %(now)s, 1, false,
+            -- The settled amount when the outcome moves money (agreement, customer, split).
+            CASE WHEN state = 'resolved' THEN round(amount * 0.5, 2)
+                 WHEN state = 'decided' AND r3 < 1.0 / 3 THEN 0
+                 WHEN state = 'decided' AND r3 < 2.0 / 3 THEN amount
+                 WHEN state = 'decided' THEN round(amount * 0.5, 2)
+                 ELSE 0 END
         FROM (
             SELECT c.order_id, o.merchant_id, o.currency, o.amount, o.customer_language AS language,
                    c.opened_at, c.r2, c.r3,

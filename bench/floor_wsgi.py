@@ -30,14 +30,16 @@ from typing import Any
 
 import psycopg
 
-KEY_PREFIX = "dpk_live_"  # disputes.api_keys.KEY_PREFIX
-LAST_USED_RESOLUTION = timedelta(minutes=1)  # disputes.api_keys.LAST_USED_RESOLUTION
+KEY_PREFIX = "dpk_live_"  # api.keys.KEY_PREFIX
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # api.keys.LAST_USED_RESOLUTION
 PAGE_SIZE = 25  # the API's default `limit`
-CURSOR_SALT = "disputes.api-list"  # disputes.api_selectors._CURSOR_SALT
+CURSOR_SALT = "disputes.api-list"  # api.selectors._CURSOR_SALT
 
 KEY_COLUMNS = (
     "id",
     "name",
+    "owner_kind",
+    "scopes",
     "merchant_id",
     "partner_id",
     "prefix",
@@ -56,6 +58,7 @@ MERCHANT_COLUMNS = (
     "currency",
     "language",
     "platform_partner_id",
+    "test_mode",
     "created_at",
 )
 PARTNER_COLUMNS = (
@@ -78,6 +81,7 @@ DISPUTE_COLUMNS = (
     "currency",
     "order_amount",
     "disputed_amount",
+    "terms_id",
     "refund_offer",
     "refund_offer_amount",
     "settled_amount",
@@ -95,6 +99,20 @@ ORDER_COLUMNS = (
     "currency",
     "customer_email",
 )
+TERMS_COLUMNS = (
+    "id",
+    "valid_from",
+    "payment_dispute",
+    "buyer_protection",
+    "dispute_window_days",
+    "dispute_window_day_count",
+    "protection_window_days",
+    "fee_plan",
+)
+# A case opened under no contract terms has the defaults (disputes.policies.DEFAULT_TERMS).
+DEFAULT_DISPUTE_WINDOW = (21, "calendar")
+DEFAULT_PROTECTION_WINDOW = (5, "calendar")
+DEFAULT_FEE_PLAN = "standard"
 
 
 def _columns(table: str, names: Sequence[str]) -> str:
@@ -124,9 +142,12 @@ TOUCH_SQL = (
 # What `dispute_list_for_merchant` sends for the first page, no filters, default page size.
 LIST_SQL = (
     f"SELECT {_columns('disputes_dispute', DISPUTE_COLUMNS)}, "  # noqa: S608
-    f"{_columns('disputes_order', ORDER_COLUMNS)} "
+    f"{_columns('disputes_order', ORDER_COLUMNS)}, "
+    f"{_columns('disputes_contractterms', TERMS_COLUMNS)} "
     'FROM "disputes_dispute" '
     'INNER JOIN "disputes_order" ON ("disputes_dispute"."order_id" = "disputes_order"."id") '
+    'LEFT OUTER JOIN "disputes_contractterms" '
+    'ON ("disputes_dispute"."terms_id" = "disputes_contractterms"."id") '
     'WHERE "disputes_dispute"."merchant_id" = %s '
     'ORDER BY "disputes_dispute"."opened_at" DESC, "disputes_dispute"."id" DESC '
     f"LIMIT {PAGE_SIZE + 1}"
@@ -135,6 +156,7 @@ LIST_SQL = (
 _KEY = {name: i for i, name in enumerate(KEY_COLUMNS)}
 _D = {name: i for i, name in enumerate(DISPUTE_COLUMNS)}
 _O = {name: len(DISPUTE_COLUMNS) + i for i, name in enumerate(ORDER_COLUMNS)}
+_T = {name: len(DISPUTE_COLUMNS) + len(ORDER_COLUMNS) + i for i, name in enumerate(TERMS_COLUMNS)}
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -173,6 +195,27 @@ def signed_cursor(opened_at: datetime, pk: int, *, secret_key: str) -> str:
     return f"{value}:{_b64(signature)}"
 
 
+def _terms(row: tuple[Any, ...]) -> dict[str, Any]:
+    """The contract terms the case was opened under (api.schemas.case_terms_out)."""
+    valid_from = row[_T["valid_from"]]
+    if row[_T["id"]] is None:
+        dispute_window, protection_window = DEFAULT_DISPUTE_WINDOW, DEFAULT_PROTECTION_WINDOW
+        fee_plan = DEFAULT_FEE_PLAN
+    else:
+        dispute_window = (row[_T["dispute_window_days"]], row[_T["dispute_window_day_count"]])
+        protection_window = (row[_T["protection_window_days"]], "calendar")
+        fee_plan = row[_T["fee_plan"]]
+    days, day_count = (
+        dispute_window if row[_D["program"]] == "payment_dispute" else protection_window
+    )
+    return {
+        "merchant_window_days": days,
+        "merchant_window_day_count": day_count,
+        "fee_plan": fee_plan,
+        "valid_from": valid_from.isoformat() if valid_from is not None else None,
+    }
+
+
 def _dispute(row: tuple[Any, ...]) -> dict[str, Any]:
     currency = row[_D["currency"]]
     return {
@@ -200,6 +243,7 @@ def _dispute(row: tuple[Any, ...]) -> dict[str, Any]:
         "escalated_at": _iso(row[_D["escalated_at"]]),
         "closed_at": _iso(row[_D["closed_at"]]),
         "updated_at": _iso(row[_D["updated_at"]]),
+        "terms": _terms(row),
     }
 
 

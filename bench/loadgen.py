@@ -10,6 +10,10 @@ server's ratio.
 
 `run_load` is called from the benchmark; it starts `python -m bench.loadgen` children, which read
 their spec as one JSON line on stdin, say "ready", start on "go" and print their results as JSON.
+
+`run_batches` is the same for POST requests that are each sent once (the order intake figure):
+every client sends its own list of order batches (bench/orderfeed.py), built before "ready", one
+after the other, and counts the answers' statuses (how many orders were "created").
 """
 
 from __future__ import annotations
@@ -21,10 +25,15 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from .orderfeed import Batch
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 READ_SIZE = 65536
@@ -41,6 +50,8 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     failures: int = 0
+    # How often the bodies said `"status": "<word>"`, for each word asked for.
+    markers: Counter[str] = field(default_factory=Counter)
 
     @property
     def requests(self) -> int:
@@ -63,6 +74,7 @@ class LoadResult:
         self.latencies += other.latencies
         self.statuses.update(other.statuses)
         self.failures += other.failures
+        self.markers.update(other.markers)
 
     def then(self, later: LoadResult) -> LoadResult:
         """This run and a later one of the same clients, as one run."""
@@ -72,6 +84,7 @@ class LoadResult:
             latencies=self.latencies + later.latencies,
             statuses=self.statuses + later.statuses,
             failures=self.failures + later.failures,
+            markers=self.markers + later.markers,
         )
 
 
@@ -79,6 +92,13 @@ def build_request(host: str, port: int, path: str, headers: Mapping[str, str]) -
     lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def build_post(host: str, port: int, path: str, headers: Mapping[str, str], body: bytes) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 def read_response(sock: socket.socket) -> tuple[int, bool, bytes]:
@@ -165,6 +185,102 @@ class _Client(threading.Thread):
         self.finished = clock()
 
 
+class _ListClient(threading.Thread):
+    """Sends each of its requests once, in turn; counts the statuses in the answers."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        requests: list[bytes],
+        go: threading.Event,
+        markers: list[str],
+    ) -> None:
+        super().__init__(daemon=True)
+        self.host, self.port, self.requests, self.go = host, port, requests, go
+        self.markers = {
+            name: (f'"status": "{name}"'.encode(), f'"status":"{name}"'.encode())
+            for name in markers
+        }
+        self.latencies: list[float] = []
+        self.statuses: Counter[int] = Counter()
+        self.counted: Counter[str] = Counter()
+        self.failures = 0
+        self.finished = 0.0
+
+    def run(self) -> None:
+        self.go.wait()
+        sock: socket.socket | None = None
+        clock = time.perf_counter
+        for request in self.requests:
+            started = clock()
+            try:
+                if sock is None:
+                    sock = _connect(self.host, self.port)
+                sock.sendall(request)
+                status, keep_alive, body = read_response(sock)
+            except (OSError, ValueError, IndexError):
+                self.failures += 1  # not sent again: the batch is lost, and counted as such
+                if sock is not None:
+                    sock.close()
+                sock = None
+                continue
+            self.latencies.append(clock() - started)
+            self.statuses[status] += 1
+            for name, (spaced, compact) in self.markers.items():
+                self.counted[name] += body.count(spaced) + body.count(compact)
+            if not keep_alive:
+                sock.close()
+                sock = None
+        if sock is not None:
+            sock.close()
+        self.finished = clock()
+
+
+def _batch_requests(spec: dict[str, Any], batches: list[dict[str, Any]]) -> list[bytes]:
+    from datetime import datetime
+
+    from .orderfeed import Batch, batch_body
+
+    now = datetime.fromisoformat(spec["now"])
+    requests = []
+    for data in batches:
+        batch = Batch.from_json(data)
+        headers = {**spec["headers"], "X-Merchant": batch.merchant.slug}
+        body = batch_body(batch, tag=spec["tag"], now=now)
+        requests.append(build_post(spec["host"], spec["port"], spec["path"], headers, body))
+    return requests
+
+
+def drive_batches(spec: dict[str, Any]) -> LoadResult:
+    """One client thread per list of batches in spec["clients"]; each sends its list once."""
+    go = threading.Event()
+    clients = [
+        _ListClient(spec["host"], spec["port"], _batch_requests(spec, batches), go, spec["markers"])
+        for batches in spec["clients"]
+    ]
+    for client in clients:
+        client.start()
+    if spec.get("wait_for_go"):
+        print("ready", flush=True)
+        if sys.stdin.readline().strip() != "go":
+            raise SystemExit("expected 'go'")
+    started = time.perf_counter()
+    go.set()
+    for client in clients:
+        client.join()
+    result = LoadResult(
+        clients=len(clients),
+        elapsed=max(c.finished for c in clients) - started if clients else 0.0,
+    )
+    for client in clients:
+        result.latencies += client.latencies
+        result.statuses.update(client.statuses)
+        result.failures += client.failures
+        result.markers.update(client.counted)
+    return result
+
+
 def drive(spec: dict[str, Any]) -> LoadResult:
     """Run spec["clients"] client threads for spec["duration"] seconds in this process."""
     host, port = spec["host"], spec["port"]
@@ -207,9 +323,64 @@ def run_load(
     """`clients` closed-loop clients for `duration` seconds, over up to `processes` processes
     that start together."""
     shares = [clients // processes + (i < clients % processes) for i in range(processes)]
+    specs = [
+        {
+            "host": host,
+            "port": port,
+            "path": path,
+            "headers": dict(headers),
+            "clients": share,
+            "duration": duration,
+            "wait_for_go": True,
+        }
+        for share in shares
+        if share
+    ]
+    return _run_children(specs, timeout=duration + 2 * SOCKET_TIMEOUT)
+
+
+def run_batches(
+    *,
+    host: str,
+    port: int,
+    path: str,
+    headers: Mapping[str, str],
+    clients: Sequence[Sequence[Batch]],
+    tag: str,
+    now: datetime,
+    markers: Sequence[str] = (),
+    processes: int = 2,
+) -> LoadResult:
+    """One closed-loop client per list of batches, each sending its batches once (as
+    `POST path`, `X-Merchant` the batch's merchant), over up to `processes` processes that
+    start together. Returns when every batch has been answered (or failed)."""
+    shares = [len(clients) // processes + (i < len(clients) % processes) for i in range(processes)]
+    specs, start = [], 0
+    for share in (s for s in shares if s):
+        mine = clients[start : start + share]
+        specs.append(
+            {
+                "kind": "batches",
+                "host": host,
+                "port": port,
+                "path": path,
+                "headers": dict(headers),
+                "clients": [[batch.as_json() for batch in batches] for batches in mine],
+                "tag": tag,
+                "now": now.isoformat(),
+                "markers": list(markers),
+                "wait_for_go": True,
+            }
+        )
+        start += share
+    most = max((len(batches) for batches in clients), default=0)
+    return _run_children(specs, timeout=(most + 1) * SOCKET_TIMEOUT)
+
+
+def _run_children(specs: list[dict[str, Any]], *, timeout: float) -> LoadResult:
     children: list[subprocess.Popen[str]] = []
     try:
-        for share in (s for s in shares if s):
+        for spec in specs:
             child = subprocess.Popen(
                 [sys.executable, "-m", "bench.loadgen"],
                 cwd=BASE_DIR,
@@ -218,15 +389,6 @@ def run_load(
                 text=True,
             )
             children.append(child)
-            spec = {
-                "host": host,
-                "port": port,
-                "path": path,
-                "headers": dict(headers),
-                "clients": share,
-                "duration": duration,
-                "wait_for_go": True,
-            }
             _pipe(child.stdin).write(json.dumps(spec) + "\n")
             _pipe(child.stdin).flush()
         for child in children:
@@ -237,7 +399,7 @@ def run_load(
             _pipe(child.stdin).flush()
         total = LoadResult(clients=0, elapsed=0.0)
         for child in children:
-            out, _ = child.communicate(timeout=duration + 2 * SOCKET_TIMEOUT)
+            out, _ = child.communicate(timeout=timeout)
             if child.returncode != 0:
                 raise RuntimeError(f"load generator {child.pid} exited with {child.returncode}")
             total.merge(_result_from_json(json.loads(out)))
@@ -262,6 +424,7 @@ def _result_to_json(result: LoadResult) -> dict[str, Any]:
         "latencies": result.latencies,
         "statuses": {str(k): v for k, v in result.statuses.items()},
         "failures": result.failures,
+        "markers": dict(result.markers),
     }
 
 
@@ -272,12 +435,14 @@ def _result_from_json(data: dict[str, Any]) -> LoadResult:
         latencies=data["latencies"],
         statuses=Counter({int(k): v for k, v in data["statuses"].items()}),
         failures=data["failures"],
+        markers=Counter(data.get("markers", {})),
     )
 
 
 def main() -> None:
     spec = json.loads(sys.stdin.readline())
-    print(json.dumps(_result_to_json(drive(spec))), flush=True)
+    result = drive_batches(spec) if spec.get("kind") == "batches" else drive(spec)
+    print(json.dumps(_result_to_json(result)), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Measure the portal on benchmark data (`make bench`): print a table, write bench/results.json.
 
 Run it on a database filled by `manage.py bench_data`. The sweep and the case openings change the
-data, so the read-only figures run first; run `make bench` again for a fresh database."""
+data, so the read-only figures run first, and the order intake figures ("orders": the batch API,
+"import": import_orders, its rate and its memory) add about 1.9 million orders last; run
+`make bench` again for a fresh database. `--only orders --only import` runs just those."""
 
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from bench.data import LARGE_SLUG, THOUSAND_SLUG
 from bench.results import RESULTS_PATH, Figure, table, write_results
 from disputes.models import Dispute, Merchant, Order
 
-_STEPS = ("pages", "api", "sweep", "opening", "statements")
+_STEPS = ("pages", "api", "sweep", "opening", "statements", "orders", "import")
+INTAKE_MERCHANTS = 8  # the merchants whose orders the intake figures send, in turn
 
 
 class Command(BaseCommand):
@@ -36,6 +39,20 @@ class Command(BaseCommand):
             "--load-seconds", type=float, default=15.0, help="duration of each API load run"
         )
         parser.add_argument("--submissions", type=int, default=200, help="case openings per kind")
+        parser.add_argument(
+            "--intake-orders", type=int, default=200_000, help="orders sent to the batch API"
+        )
+        parser.add_argument(
+            "--import-lines", type=int, default=200_000, help="lines of the import rate's file"
+        )
+        parser.add_argument(
+            "--memory-lines",
+            type=int,
+            nargs=2,
+            default=[100_000, 1_000_000],
+            metavar=("SMALL", "LARGE"),
+            help="lines of the two files of the import memory figure",
+        )
         parser.add_argument("--output", type=Path, default=RESULTS_PATH)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -91,6 +108,21 @@ class Command(BaseCommand):
             from bench.opening import case_opening_figures
 
             return lambda: case_opening_figures(submissions=options["submissions"])
+        if step == "orders":
+            from bench.intake import order_batch_figures
+
+            return lambda: order_batch_figures(
+                merchant_slugs=_intake_merchants(), orders=options["intake_orders"]
+            )
+        if step == "import":
+            from bench.intake import import_figure, import_memory_figure
+
+            return lambda: [
+                import_figure(merchant_slugs=_intake_merchants(), lines=options["import_lines"]),
+                import_memory_figure(
+                    merchant_slugs=_intake_merchants(), lines=options["memory_lines"]
+                ),
+            ]
         from bench.statements import statement_figures
 
         return statement_figures
@@ -111,6 +143,17 @@ class Command(BaseCommand):
                 "disputes": Dispute.objects.count(),
             },
         }
+
+
+def _intake_merchants() -> list[str]:
+    """Long-tail merchants of the bench data (neither the large one nor the 1 000-case one)."""
+    slugs = (
+        Merchant.objects.exclude(slug__in=[LARGE_SLUG, THOUSAND_SLUG])
+        .filter(slug__startswith="bench-")
+        .order_by("slug")
+        .values_list("slug", flat=True)[:INTAKE_MERCHANTS]
+    )
+    return list(slugs)
 
 
 def _git_commit() -> str:
