@@ -56,8 +56,8 @@ class FeeScheduleAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 _(
-                    "Orders are held in %(currencies)s, which no row here prices: escalations "
-                    "in these currencies are charged no dispute fee until a row is added."
+                    "There are orders in %(currencies)s, but no fee schedule below covers that "
+                    "currency: escalations in it are charged no dispute fee until you add one."
                 )
                 % {"currencies": ", ".join(missing)},
                 messages.WARNING,

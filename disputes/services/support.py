@@ -231,7 +231,10 @@ def dispute_reopen(
         if other_open is not None:
             raise DisputeAlreadyOpen(
                 other_open,
-                gettext("The order has another open case (%(case)s); decide that one first.")
+                gettext(
+                    "The order has another open case (%(case)s). "
+                    "Close that case before reopening this one."
+                )
                 % {"case": other_open},
             )
         if not can_reopen(state=dispute.state, order_has_open_case=False):

@@ -405,12 +405,12 @@ def test_a_currency_without_a_fee_schedule_is_an_error_of_manage_py_check():
 def test_the_fee_schedule_admin_names_the_currencies_it_does_not_price(admin_client):
     OrderFactory(currency="JPY")
     page = admin_client.get(reverse("admin:billing_feeschedule_changelist"), follow=True)
-    assert "Orders are held in JPY" in page.content.decode()
+    assert "There are orders in JPY, but no fee schedule" in page.content.decode()
     FeeSchedule.objects.create(
         currency="JPY", valid_from=NOW.date(), standard_fee=Decimal("1200"), elevated_fee=0
     )
     page = admin_client.get(reverse("admin:billing_feeschedule_changelist"))
-    assert "Orders are held in" not in page.content.decode()
+    assert "There are orders in" not in page.content.decode()
 
 
 # --- 8. Warnings match charges --------------------------------------------------------------------
