@@ -21,10 +21,12 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import IO, Any, NamedTuple
 
+from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -52,6 +54,9 @@ REPORT_HEADER = ("line", "order_number", "merchant", "code", "field", "message")
 # Lines waiting for their merchant's batch to fill, over all merchants: past this, every
 # merchant's batch is written, so a file naming many merchants does not pile up lines.
 MAX_PENDING = 10 * MAX_BATCH
+# The admin upload's error reports, in the private storage; deleted after REPORTS_KEPT.
+REPORTS_DIR = "imports"
+REPORTS_KEPT = timedelta(days=30)
 
 
 class ImportFormat(StrEnum):
@@ -373,3 +378,17 @@ def import_orders(
         importer.take(line)
     importer.flush()
     return importer.summary
+
+
+def import_reports_delete_stale(*, now: datetime) -> int:
+    """Delete the admin upload's error reports older than REPORTS_KEPT; how many went."""
+    if not default_storage.exists(REPORTS_DIR):
+        return 0
+    _dirs, names = default_storage.listdir(REPORTS_DIR)
+    deleted = 0
+    for name in names:
+        stored = f"{REPORTS_DIR}/{name}"
+        if default_storage.get_modified_time(stored) < now - REPORTS_KEPT:
+            default_storage.delete(stored)
+            deleted += 1
+    return deleted

@@ -1,10 +1,12 @@
 """Beat jobs: thin wrappers, each one idempotent service call."""
 
 from celery import shared_task
+from django.utils import timezone
 
 from disputes_portal.locks import one_at_a_time
 
 from . import services
+from .order_import import import_reports_delete_stale
 
 
 @shared_task(name="disputes.escalate_overdue_merchant_windows", ignore_result=True)
@@ -53,3 +55,8 @@ def expire_returns() -> int:
 @one_at_a_time("disputes.send_protection_ending_notices")
 def send_protection_ending_notices() -> int:
     return services.order_send_protection_ending_notices()
+
+
+@shared_task(name="disputes.delete_stale_import_reports", ignore_result=True)
+def delete_stale_import_reports() -> int:
+    return import_reports_delete_stale(now=timezone.now())

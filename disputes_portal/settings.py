@@ -249,6 +249,10 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-outbox": {"task": "notifications.deliver_outbox", "schedule": _sweep_every},
     # Expired idempotency records and uploads never attached to a case.
     "api-cleanup": {"task": "api.cleanup", "schedule": _slow_every},
+    "delete-stale-import-reports": {
+        "task": "disputes.delete_stale_import_reports",
+        "schedule": _slow_every,
+    },
     # Every ended month's fee statements not issued yet. Daily, not only on the 1st: a missed
     # run is caught up the next day; the job is idempotent, so a repeated run changes nothing.
     "issue-monthly-statements": {

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from ..models import Merchant, Order
 from ..order_import import (
     FIELDS,
+    REPORTS_DIR,
     ErrorReport,
     ImportFileRefused,
     ImportSummary,
@@ -35,7 +36,6 @@ from ..order_import import (
 # A browser waits for the whole import: about 100 000 orders. Larger files: the command.
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 ERRORS_SHOWN = 50
-REPORTS_DIR = "imports"
 IMPORT_URL_NAME = "disputes_order_import"
 REPORT_URL_NAME = "disputes_order_import_report"
 

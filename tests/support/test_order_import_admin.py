@@ -7,12 +7,14 @@ import json
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
 from disputes.models import ContractTerms, Order
+from disputes.tasks import delete_stale_import_reports
 from tests.factories import MerchantFactory, UserFactory, open_dispute
 
 pytestmark = pytest.mark.django_db
@@ -195,3 +197,15 @@ def test_terms_outside_the_programs_bounds_are_refused_in_the_form(superuser, ro
     assert response.status_code == 200
     assert says in response.content.decode()
     assert not ContractTerms.objects.filter(merchant=merchant).exists()
+
+
+def test_error_reports_are_deleted_after_thirty_days(importer):
+    MerchantFactory(slug="trail")
+    content = "\n".join([HEADER, line("U-1", amount="x")])
+    report_url = importer.post(IMPORT_URL, {"file": upload(content)}).context["report_url"]
+    assert importer.get(report_url).status_code == 200
+
+    assert delete_stale_import_reports.apply().get() == 0
+    with time_machine.travel(timezone.now() + timedelta(days=31)):
+        assert delete_stale_import_reports.apply().get() == 1
+    assert importer.get(report_url).status_code == 404
