@@ -200,3 +200,13 @@ def test_a_missing_file_exits_with_2(tmp_path):
     with pytest.raises(CommandError) as error:
         run(str(tmp_path / "none.csv"))
     assert error.value.returncode == 2
+
+
+def test_the_example_file_in_the_readme_imports_cleanly(tmp_path):
+    MerchantFactory(slug="demo-shop")
+    example = Path(__file__).resolve().parents[2] / "examples" / "orders.csv"
+    report = tmp_path / "report.csv"
+    assert "5 lines: 5 created" in run(
+        str(example), "--merchant", "demo-shop", "--errors", str(report)
+    )
+    assert report_rows(report) == []
