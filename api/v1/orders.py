@@ -11,6 +11,7 @@ from django.core import signing
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 from ninja import Body, Path, Query, Router, Schema
 from pydantic import Field, ValidationError, field_validator
@@ -96,6 +97,20 @@ class ShipmentOut(Schema):
     tracking_number: str
     shipped_at: datetime | None
     delivered_at: datetime | None
+
+
+def shipment_out(stored: dict[str, Any]) -> ShipmentOut:
+    """A shipment as stored (times as ISO text in the JSON column), with its times as times."""
+    return ShipmentOut.model_construct(
+        carrier=stored.get("carrier", ""),
+        tracking_number=stored.get("tracking_number", ""),
+        shipped_at=_moment(stored.get("shipped_at")),
+        delivered_at=_moment(stored.get("delivered_at")),
+    )
+
+
+def _moment(value: str | None) -> datetime | None:
+    return utc(parse_datetime(value)) if value else None
 
 
 class ProtectionOut(Schema):
@@ -196,7 +211,7 @@ def order_out(order: Order, *, open_case: str | None, customer_url: str) -> Orde
             status=order.protection_status,
             ends_at=utc(order.protection_ends_at),
         ),
-        shipments=[ShipmentOut.model_construct(**shipment) for shipment in order.shipments or []],
+        shipments=[shipment_out(shipment) for shipment in order.shipments or []],
         line_summary=order.line_summary,
         paid_at=utc(order.paid_at),
         cancelled_at=utc(order.cancelled_at),

@@ -4,7 +4,7 @@ bad input a JSON error with its field, never a 500 and never a half-written orde
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -311,3 +311,14 @@ def test_the_customer_pages_state_the_shops_own_window_and_whether_an_invoice_pa
     form = " ".join(client.get("/open/dispute/").content.decode().split())
     assert "14 working days" in form
     assert "invoice is paused" not in form
+
+
+def test_shipment_times_come_back_in_utc_like_every_other_time(api, merchant):
+    shipped = (PLACED + timedelta(hours=5)).astimezone(timezone.get_fixed_timezone(60))
+    shipments = [{"carrier": "DHL", "tracking_number": "JD1", "shipped_at": shipped.isoformat()}]
+    post(api, "/api/v1/orders", an_order(shipments=shipments))
+    order = api.get("/api/v1/orders/A-1").json()
+    out = order["shipments"][0]
+    assert datetime.fromisoformat(out["shipped_at"]) == shipped
+    assert out["shipped_at"][-1] == order["placed_at"][-1]  # the same UTC spelling
+    assert out["delivered_at"] is None
