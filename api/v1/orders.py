@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
-from ninja import Body, Path, Query, Router, Schema
+from ninja import Body, Path, Query, Router, Schema, Status
 from pydantic import Field, ValidationError, field_validator
 
 from disputes.choices import OPEN_STATES
@@ -428,7 +428,7 @@ def patch_order(request: HttpRequest, order_number: OrderNumber, payload: OrderP
         raise result.error
     assert result.order is not None  # noqa: S101 - set for every result without an error
     (out,) = _orders_out([result.order])
-    return 200, {"status": result.status.value, "order": api_json(out)}
+    return Status(200, {"status": result.status.value, "order": api_json(out)})
 
 
 def check_batch_size(request: HttpRequest) -> None:
