@@ -319,7 +319,10 @@ class _Importer:
         merchant, lines = self._pending.pop(merchant_id)
         self._pending_lines -= len(lines)
         results = orders_upsert(
-            merchant=merchant, items=[line.raw for line in lines], now=timezone.now()
+            merchant=merchant,
+            items=[line.raw for line in lines],
+            now=timezone.now(),
+            with_orders=False,
         )
         summary = self.summary
         for line, result in zip(lines, results, strict=True):

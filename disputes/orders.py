@@ -184,10 +184,31 @@ def _shipments(value: Any, *, now: datetime) -> tuple[Shipment, ...]:
     return tuple(shipments)
 
 
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+
+
+def _flag(value: Any, field_name: str, *, default: bool) -> bool:
+    """A yes/no field: JSON true/false, or true/false, 1/0, yes/no as text (a CSV cell)."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _refuse(field_name, gettext("Enter true or false."))
+
+
 def check_order(raw: Mapping[str, Any], *, now: datetime, merchant: Merchant) -> OrderFacts:
     """The feed's fields of one order, checked: OrderRefused names the first one that is wrong.
     The currency's fee schedule and the order's history are checked with the batch."""
-    number = str(raw.get("order_number") or "").strip()
+    given = raw.get("order_number")
+    number = (
+        str(given).strip() if isinstance(given, str | int) and not isinstance(given, bool) else ""
+    )
     if not _ORDER_NUMBER.fullmatch(number):
         raise _refuse("order_number", gettext("An order number is 1 to 64 printable characters."))
     placed_at = _moment(raw.get("placed_at"), "placed_at", now=now, required=True)
@@ -234,11 +255,9 @@ def check_order(raw: Mapping[str, Any], *, now: datetime, merchant: Merchant) ->
                 "refunded_outside_amount",
                 gettext("More cannot be refunded than the order's amount."),
             )
-    is_invoice = raw.get("is_invoice", True)
-    if not isinstance(is_invoice, bool):
-        is_invoice = str(is_invoice).strip().lower() not in ("false", "0", "no", "")
-    summary = str(raw.get("line_summary") or "")
-    if len(summary) > 2000 or "\x00" in summary:
+    is_invoice = _flag(raw.get("is_invoice"), "is_invoice", default=True)
+    summary = raw.get("line_summary") or ""
+    if not isinstance(summary, str) or len(summary) > 2000 or "\x00" in summary:
         raise _refuse("line_summary", gettext("At most 2000 characters, no NUL characters."))
     return OrderFacts(
         order_number=number,
@@ -387,9 +406,15 @@ def _changed_values(order: Order, facts: OrderFacts, *, has_open_case: bool) -> 
 
 
 def orders_upsert(
-    *, merchant: Merchant, items: Sequence[Mapping[str, Any] | OrderFacts], now: datetime
+    *,
+    merchant: Merchant,
+    items: Sequence[Mapping[str, Any] | OrderFacts],
+    now: datetime,
+    with_orders: bool = True,
 ) -> list[OrderResult]:
-    """Create, update or leave each order; one result per item, in order. At most MAX_BATCH."""
+    """Create, update or leave each order; one result per item, in order. At most MAX_BATCH.
+    Without `with_orders`, a created order's result carries no Order (a caller that only
+    counts, such as an import, saves building a model instance per row)."""
     if len(items) > MAX_BATCH:
         raise OrderRefused(
             gettext("Send at most %(count)s orders at a time.") % {"count": MAX_BATCH},
@@ -424,7 +449,7 @@ def orders_upsert(
             continue
         checked[facts.order_number] = (position, facts)
     if checked:
-        _write(merchant, checked, results, now=now)
+        _write(merchant, checked, results, now=now, with_orders=with_orders)
     return [result for result in results if result is not None]
 
 
@@ -434,6 +459,7 @@ def _write(
     results: list[OrderResult | None],
     *,
     now: datetime,
+    with_orders: bool,
 ) -> None:
     terms = terms_of(contract_terms_at(merchant, now))
     priced = currencies_priced(
@@ -483,7 +509,10 @@ def _write(
             results[position] = OrderResult(number, OrderStatus.UPDATED, order=order)
         if to_create:
             created = _insert(
-                merchant, [(number, values) for _, number, values in to_create], now=now
+                merchant,
+                [(number, values) for _, number, values in to_create],
+                now=now,
+                with_orders=with_orders,
             )
             for (position, number, _values), order in zip(to_create, created, strict=True):
                 results[position] = OrderResult(number, OrderStatus.CREATED, order=order)
@@ -518,9 +547,10 @@ def _locked(merchant: Merchant, numbers: list[str]) -> dict[str, Order]:
 
 
 def _insert(
-    merchant: Merchant, new: list[tuple[str, dict[str, Any]]], *, now: datetime
-) -> list[Order]:
-    """The new orders stored (with their ids), created and updated at `now`."""
+    merchant: Merchant, new: list[tuple[str, dict[str, Any]]], *, now: datetime, with_orders: bool
+) -> list[Order | None]:
+    """The new orders stored (with their ids), created and updated at `now`; None for each
+    when the caller does not want them (PostgreSQL only builds them on request)."""
     if connection.vendor != "postgresql":
         orders = []
         for number, values in new:
@@ -528,13 +558,13 @@ def _insert(
             order.created_at = order.updated_at = now
             orders.append(order)
         Order.objects.bulk_create(orders)
-        return orders
-    return _copy_in(merchant, new, now=now)
+        return list(orders)
+    return _copy_in(merchant, new, now=now, with_orders=with_orders)
 
 
 def _copy_in(
-    merchant: Merchant, new: list[tuple[str, dict[str, Any]]], *, now: datetime
-) -> list[Order]:
+    merchant: Merchant, new: list[tuple[str, dict[str, Any]]], *, now: datetime, with_orders: bool
+) -> list[Order | None]:
     """PostgreSQL: ids drawn from the table's sequence, then every column of the rows by COPY.
     A tenth of bulk_create's time for a thousand orders: no SQL is built value by value. The
     rows are those bulk_create writes (each field's default where the order gives no value)."""
@@ -550,7 +580,7 @@ def _copy_in(
     as_json = [(i, f.encoder) for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
     quote = connection.ops.quote_name
     merchant_field = meta.get_field("merchant")
-    orders = []
+    orders: list[Order | None] = []
     with connection.cursor() as cursor:
         db = cursor.db  # the connection itself, not the per-thread proxy: read per value below
         cursor.execute(
@@ -566,9 +596,12 @@ def _copy_in(
                     if f.attname not in values:
                         given[f.attname] = f.get_default()
                 row = [given[name] for name in names]
-                order = Order.from_db(db.alias, names, row)
-                merchant_field.set_cached_value(order, merchant)
-                orders.append(order)
+                if with_orders:
+                    order = Order.from_db(db.alias, names, row)
+                    merchant_field.set_cached_value(order, merchant)
+                    orders.append(order)
+                else:
+                    orders.append(None)
                 for i, encoder in as_json:
                     if row[i] is not None:  # None is SQL NULL, as JSONField stores it
                         row[i] = json.dumps(row[i], cls=encoder)

@@ -112,6 +112,29 @@ def test_a_batch_answers_each_item_in_order_and_stores_only_the_good_ones(api, m
     assert Order.objects.get(order_number="A-8").amount == Decimal("12.50")
 
 
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"order_number": ["A-1"]}, "order_number"),
+        ({"order_number": True}, "order_number"),
+        ({"is_invoice": "maybe"}, "is_invoice"),
+        ({"line_summary": ["shoe"]}, "line_summary"),
+        ({"amount": {"value": "1.00"}}, "amount"),
+        ({"placed_at": 1767225600}, "placed_at"),
+        ({"shipments": "PostNL"}, "shipments"),
+        ({"shipments": [{"carrier": "DHL", "shipped_at": "yesterday"}]}, "shipments"),
+        ({"protection_tier": "gold"}, "protection_tier"),
+        ({"customer_language": "xx"}, "customer_language"),
+    ],
+)
+def test_a_batch_item_of_the_wrong_type_is_refused_with_its_field(api, fields, field):
+    response = post(api, "/api/v1/orders/batch", {"orders": [an_order("T-1", **fields)]})
+    assert response.status_code == 200, response.content
+    (result,) = response.json()["results"]
+    assert (result["status"], result["error"]["field"]) == ("error", field)
+    assert not Order.objects.exists()
+
+
 def test_the_same_batch_sent_twice_is_unchanged_the_second_time(api):
     batch = {"orders": [an_order(f"B-{n}", amount=f"{n}.00") for n in range(1, 51)]}
     first = post(api, "/api/v1/orders/batch", batch).json()["results"]
