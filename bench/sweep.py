@@ -1,8 +1,9 @@
 """Figure 1: the deadline sweep, against a floor of hand-written set-based SQL.
 
 The portal's sweep (`dispute_escalate_overdue`) escalates every merchant window that has closed,
-with every side effect: the state change, a timeline event, the fee line, the emails to the
-merchant's team and the customer, and the webhooks, in batches of SWEEP_BATCH_SIZE, each one
+with every side effect: the state change, a timeline event, the fee line and its payment
+instruction for the provider, the emails to the merchant's team and the customer, and the
+webhooks, in batches of SWEEP_BATCH_SIZE, each one
 transaction. The floor does the same writes as a handful of set-based statements in one
 transaction, which is then rolled back (after its deferred foreign-key checks, as a commit would
 run them), so that the portal's sweep finds the same cases after it.
@@ -43,9 +44,17 @@ _WRITE_COUNTS = """
       (SELECT count(*) FROM disputes_disputeevent WHERE event_type = 'escalated'),
       (SELECT count(*) FROM billing_feeline),
       (SELECT count(*) FROM notifications_outboxmessage WHERE channel = 'email'),
-      (SELECT count(*) FROM notifications_outboxmessage WHERE channel = 'webhook')
+      (SELECT count(*) FROM notifications_outboxmessage WHERE channel = 'webhook'),
+      (SELECT count(*) FROM disputes_paymentinstruction WHERE kind = 'fee_charged')
 """
-_WRITE_NAMES = ("escalated cases", "escalation events", "fee lines", "emails", "webhooks")
+_WRITE_NAMES = (
+    "escalated cases",
+    "escalation events",
+    "fee lines",
+    "emails",
+    "webhooks",
+    "fee instructions",
+)
 
 
 def write_counts() -> dict[str, int]:
@@ -69,7 +78,9 @@ _ISO = """to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || 'Z'""
 _MONEY = "CASE WHEN {0} IS NULL THEN NULL ELSE jsonb_build_object('value', to_char({0}, 'FM999999999990.00'), 'currency', d.currency) END"  # noqa: E501
 
 _FLOOR_SETUP = """
-    CREATE TEMP TABLE floor_case (id bigint PRIMARY KEY, event_id bigint, fee numeric)
+    CREATE TEMP TABLE floor_case (
+        id bigint PRIMARY KEY, event_id bigint, fee numeric, fee_line_id bigint
+    )
     ON COMMIT DROP
 """
 
@@ -108,12 +119,45 @@ _FLOOR_STATEMENTS = [
     """,
     # 3. The fee line.
     """
-    INSERT INTO billing_feeline
-        (merchant_id, dispute_id, kind, amount, currency, description, incurred_at)
-    SELECT d.merchant_id, d.id, 'standard', c.fee, d.currency,
-           'Dispute fee for case ' || d.public_id, %(now)s
-    FROM floor_case c JOIN disputes_dispute d ON d.id = c.id
+    WITH lines AS (
+        INSERT INTO billing_feeline
+            (merchant_id, dispute_id, kind, amount, currency, description, incurred_at)
+        SELECT d.merchant_id, d.id, 'standard', c.fee, d.currency,
+               'Dispute fee for case ' || d.public_id, %(now)s
+        FROM floor_case c JOIN disputes_dispute d ON d.id = c.id
+        ON CONFLICT DO NOTHING
+        RETURNING id, dispute_id
+    )
+    UPDATE floor_case c SET fee_line_id = l.id FROM lines l WHERE l.dispute_id = c.id
+    """,
+    # 3b. The provider's payment instruction for each fee charged, numbered on from the one
+    # counter (locked, as the portal locks it), and the counter moved on.
+    """
+    INSERT INTO disputes_instructionsequence (id, last, orders_before) VALUES (1, 0, 0)
     ON CONFLICT DO NOTHING
+    """,
+    """
+    WITH counter AS (
+        SELECT id, last FROM disputes_instructionsequence WHERE id = 1 FOR UPDATE
+    ), numbered AS (
+        INSERT INTO disputes_paymentinstruction
+            (sequence, public_id, kind, merchant_id, order_id, dispute_id, event_id, fee_line_id,
+             statement_line_id, amount, currency, livemode, created_at)
+        SELECT counter.last + row_number() OVER (ORDER BY c.id),
+               'pi_' || md5(random()::text || c.id::text), 'fee_charged', d.merchant_id,
+               d.order_id, d.id, c.event_id, c.fee_line_id, NULL, c.fee, o.currency,
+               NOT m.test_mode, %(now)s
+        FROM floor_case c
+        JOIN disputes_dispute d ON d.id = c.id
+        JOIN disputes_order o ON o.id = d.order_id
+        JOIN disputes_merchant m ON m.id = d.merchant_id
+        CROSS JOIN counter
+        WHERE c.fee_line_id IS NOT NULL
+        RETURNING sequence
+    )
+    UPDATE disputes_instructionsequence s
+    SET last = (SELECT coalesce(max(sequence), s.last) FROM numbered)
+    WHERE s.id = 1
     """,
     # 4. The emails: the merchant's team (who want them) and the customer.
     f"""

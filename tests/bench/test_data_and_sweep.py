@@ -85,6 +85,7 @@ def test_the_floor_writes_what_the_sweep_writes_and_leaves_nothing_behind() -> N
     assert seconds > 0
     assert written["escalated cases"] == written["escalation events"] == written["fee lines"] > 0
     assert written["emails"] == 2 * written["escalated cases"]  # the owner and the customer
+    assert written["fee instructions"] == written["fee lines"]  # one for the provider each
 
 
 def test_the_sweep_figure_escalates_every_overdue_case_with_the_floors_writes() -> None:
@@ -98,6 +99,7 @@ def test_the_sweep_figure_escalates_every_overdue_case_with_the_floors_writes() 
     assert overdue_count(timezone.now()) == 0
     assert rate.details["cases"] == overdue > 0
     assert rate.details["portal_writes"] == rate.details["floor_writes"]
+    assert rate.details["portal_writes"]["fee instructions"] > 0
     assert rate.details["same_writes"]
     assert rate.value > 0
     assert rate.floor
