@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 
@@ -405,6 +405,9 @@ def _changed_values(order: Order, facts: OrderFacts, *, has_open_case: bool) -> 
     return changed
 
 
+_WRITE_ATTEMPTS = 3
+
+
 def orders_upsert(
     *,
     merchant: Merchant,
@@ -448,8 +451,16 @@ def orders_upsert(
             )
             continue
         checked[facts.order_number] = (position, facts)
-    if checked:
-        _write(merchant, checked, results, now=now, with_orders=with_orders)
+    for attempt in range(_WRITE_ATTEMPTS) if checked else ():
+        try:
+            _write(merchant, checked, results, now=now, with_orders=with_orders)
+            break
+        except IntegrityError:
+            # Another writer stored some of these new orders after we looked (a feed's retry
+            # racing its first try, two imports of one file): they exist now, so the next
+            # attempt compares with them instead of inserting them again.
+            if attempt == _WRITE_ATTEMPTS - 1:
+                raise
     return [result for result in results if result is not None]
 
 
@@ -589,7 +600,10 @@ def _copy_in(
         )
         ids = [pk for (pk,) in cursor.fetchall()]
         columns = ", ".join(quote(str(f.column)) for f in fields)
-        with cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+        with (
+            connection.wrap_database_errors,  # psycopg's errors as Django's, as execute() has them
+            cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
+        ):
             for pk, (number, values) in zip(ids, new, strict=True):
                 given = {**defaults, **values, meta.pk.attname: pk, "order_number": number}
                 for f in made:

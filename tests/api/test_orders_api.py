@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 PLACED = (timezone.now() - timedelta(days=2)).replace(microsecond=0)
+NOW_UTC = timezone.now()
 
 
 def an_order(number: str = "A-1", **fields: object) -> dict:  # type: ignore[type-arg]
@@ -345,3 +346,25 @@ def test_shipment_times_come_back_in_utc_like_every_other_time(api, merchant):
     assert datetime.fromisoformat(out["shipped_at"]) == shipped
     assert out["shipped_at"][-1] == order["placed_at"][-1]  # the same UTC spelling
     assert out["delivered_at"] is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_of_the_same_new_orders_both_succeed_and_store_each_once():
+    """A feed's retry racing its first try: both answer, each order is created exactly once."""
+    from disputes.orders import OrderStatus, orders_upsert
+    from tests.disputes.test_deadline_jobs import run_together
+
+    merchant = MerchantFactory()
+    for round_ in range(10):
+        batch = [an_order(f"R{round_}-{n}", shipments=[]) for n in range(300)]
+
+        def write(batch=batch):
+            return [r.status for r in orders_upsert(merchant=merchant, items=batch, now=NOW_UTC)]
+
+        first, second = run_together(write, write)
+        assert not isinstance(first, Exception), first
+        assert not isinstance(second, Exception), second
+        for a, b in zip(first, second, strict=True):
+            assert {a, b} == {OrderStatus.CREATED, OrderStatus.UNCHANGED}
+    assert Order.objects.filter(merchant=merchant).count() == 10 * 300
