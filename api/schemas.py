@@ -19,7 +19,7 @@ from billing.models import Statement, StatementLine
 from disputes.choices import ActorKind, RefundOffer, Visibility
 from disputes.contracts import terms_of
 from disputes.models import Attachment, Dispute, DisputeEvent
-from disputes.policies import merchant_window_for
+from disputes.policies import merchant_window_for, minor_units
 from disputes.uploads import MAX_FILES
 
 
@@ -40,8 +40,12 @@ class Money(Schema):
 
 
 def money(value: Decimal | None, currency: str) -> Money | None:
+    """An amount with its currency's decimals (EUR 12.50, JPY 9000); columns hold at most 2."""
+    if value is None:
+        return None
+    places = min(minor_units(currency), 2)
     # Built without validation: both values are strings by construction (see `dispute_out`).
-    return None if value is None else Money.model_construct(value=f"{value:.2f}", currency=currency)
+    return Money.model_construct(value=f"{value:.{places}f}", currency=currency)
 
 
 class ErrorDetail(Schema):

@@ -368,3 +368,16 @@ def test_two_writers_of_the_same_new_orders_both_succeed_and_store_each_once():
         for a, b in zip(first, second, strict=True):
             assert {a, b} == {OrderStatus.CREATED, OrderStatus.UNCHANGED}
     assert Order.objects.filter(merchant=merchant).count() == 10 * 300
+
+
+def test_amounts_come_back_with_their_currencys_decimals(api):
+    from billing.models import FeeSchedule
+
+    FeeSchedule.objects.create(
+        currency="JPY", valid_from=PLACED.date(), standard_fee=Decimal("1200"), elevated_fee=0
+    )
+    created = post(api, "/api/v1/orders", an_order("Y-1", currency="JPY", amount="9000"))
+    assert created.status_code == 201, created.content
+    assert created.json()["order"]["amount"] == {"value": "9000", "currency": "JPY"}
+    euro = post(api, "/api/v1/orders", an_order("E-1", amount="12.5"))
+    assert euro.json()["order"]["amount"] == {"value": "12.50", "currency": "EUR"}
