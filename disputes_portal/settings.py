@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "disputes_portal.middleware.DatabaseUnavailableMiddleware",
+    "api.middleware.JsonErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "disputes_portal.urls"

@@ -515,3 +515,29 @@ def test_a_retry_racing_the_first_request_with_the_same_key_takes_effect_once(ap
             OutboxMessage.objects.filter(dispute=dispute, kind="customer_offer_made").count() == 1
         )
     print(f"\n{rounds} rounds of a request racing its retry: statuses {dict(statuses)}")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("delete", "/api/v1/orders", 405, "method_not_allowed"),
+        ("get", "/api/v1/orders/batch", 405, "method_not_allowed"),
+        ("get", "/api/v1/no-such-thing", 404, "not_found"),
+    ],
+)
+def test_an_unknown_path_or_method_answers_in_the_json_error_shape(
+    api, method, path, status, code
+):
+    response = getattr(api, method)(path)
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == code
+    if status == 405:
+        assert "POST" in response["Allow"]
+        assert "POST" in response.json()["error"]["message"]
+
+
+def test_pages_outside_the_api_keep_their_html_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

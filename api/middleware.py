@@ -1,0 +1,47 @@
+"""API answers that Django or django-ninja make before an operation runs (an unknown path, a
+method the path does not have) in the API's JSON error shape instead of HTML or plain text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext
+
+from .v1.errors import error_body
+
+API_PREFIX = "/api/"
+
+
+class JsonErrorsMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code in (404, 405)
+            and request.path.startswith(API_PREFIX)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return _as_json(response)
+        return response
+
+
+def _as_json(response: HttpResponse) -> HttpResponse:
+    if response.status_code == 405:
+        allowed = response.get("Allow", "")
+        body = error_body(
+            "method_not_allowed",
+            gettext("This path does not take that method. It takes: %(methods)s.")
+            % {"methods": allowed},
+        )
+    else:
+        body = error_body("not_found", gettext("No API operation has this path."))
+    answer = HttpResponse(
+        json.dumps(body), status=response.status_code, content_type="application/json"
+    )
+    if "Allow" in response:
+        answer["Allow"] = response["Allow"]
+    return answer
