@@ -525,9 +525,7 @@ def test_a_retry_racing_the_first_request_with_the_same_key_takes_effect_once(ap
         ("get", "/api/v1/no-such-thing", 404, "not_found"),
     ],
 )
-def test_an_unknown_path_or_method_answers_in_the_json_error_shape(
-    api, method, path, status, code
-):
+def test_an_unknown_path_or_method_answers_in_the_json_error_shape(api, method, path, status, code):
     response = getattr(api, method)(path)
     assert response.status_code == status
     assert response["Content-Type"] == "application/json"
