@@ -8,10 +8,11 @@ from decimal import Decimal
 
 from django.db.models import QuerySet, Sum
 
+from disputes.contracts import contract_terms_at
 from disputes.models import Merchant, Order
 from disputes.selectors import dispute_rate_counts
 
-from .models import FeeLine, FeeSchedule, Statement, StatementStatus
+from .models import DEFAULT_FEE_PLAN, FeeLine, FeeSchedule, Statement, StatementStatus
 from .policies import (
     DEFAULT_MINIMUM_ORDERS,
     ELEVATED_RATE_THRESHOLD,
@@ -95,7 +96,8 @@ class CurrentMonth:
 
 def current_month_for_merchant(merchant: Merchant, now: datetime) -> CurrentMonth:
     """This month so far (UTC): fees fixed, the live rate, and its forecast from the last
-    14 days' pace, judged by the terms its statement will use. Six queries."""
+    14 days' pace, judged by the terms its statement will use (the merchant's fee plan on the
+    month's first day). Seven queries."""
     period = current_month(now)
     recent_from = now - timedelta(days=FORECAST_PACE_DAYS)
     fees = [
@@ -113,7 +115,10 @@ def current_month_for_merchant(merchant: Merchant, now: datetime) -> CurrentMont
     recent = dispute_rate_counts(start=recent_from, end=period.end, merchant_ids=[merchant.pk])
     so_far, pace = month[merchant.pk], recent[merchant.pk]
     schedule = [row.as_terms() for row in FeeSchedule.objects.filter(currency=merchant.currency)]
-    terms = terms_in_force(schedule, currency=merchant.currency, at=period.start)
+    # The plan of the contract terms in force on the month's first day, as the statement takes it.
+    contract = contract_terms_at(merchant, period.start)
+    plan = contract.fee_plan if contract is not None else DEFAULT_FEE_PLAN
+    terms = terms_in_force(schedule, currency=merchant.currency, at=period.start, plan=plan)
     days_left = Decimal((period.end - now).total_seconds()) / Decimal(86400)
     return CurrentMonth(
         period=period,

@@ -30,7 +30,7 @@ from disputes.choices import (
     State,
 )
 from disputes.links import customer_case_path, protection_answer_url
-from disputes.models import Dispute
+from disputes.models import ContractTerms, Dispute
 from notifications.models import OutboxMessage
 from tests.factories import (
     MembershipFactory,
@@ -432,6 +432,34 @@ def test_the_dashboard_says_elevated_fee_only_when_the_statement_would_charge_it
     assert "carry the elevated fee" not in page
     assert "fewer than 100 orders this month no elevated fee is charged" in page
     assert "if it stays there, cases escalated this month carry the elevated fee" not in fees
+
+
+@pytest.mark.parametrize(("plan", "warned"), [(None, True), ("partner", False)])
+def test_the_dashboard_judges_the_rate_by_the_merchants_own_fee_plan(client, plan, warned):
+    membership = MembershipFactory()
+    merchant = membership.merchant
+    now = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    FeeSchedule.objects.create(
+        plan="partner",
+        currency="EUR",
+        valid_from=datetime(2026, 1, 1, tzinfo=UTC).date(),
+        standard_fee=Decimal("15.00"),
+        elevated_fee=Decimal("5.00"),
+        rate_threshold=Decimal("0.0500"),
+        minimum_orders=10,
+    )
+    if plan:
+        ContractTerms.objects.create(
+            merchant=merchant, valid_from=datetime(2026, 11, 1, tzinfo=UTC).date(), fee_plan=plan
+        )
+    with time_machine.travel(now, tick=False):
+        OrderFactory.create_batch(196, merchant=merchant, placed_at=now - timedelta(days=1))
+        for _ in range(4):  # 4 claims for 200 orders: 2 %, over the standard 1.5 %, under 5 %
+            open_dispute(merchant=merchant, reason=Reason.UNAUTHORIZED, now=now)
+        client.force_login(membership.user)
+        page = client.get(reverse("portal:dashboard")).content.decode()
+
+    assert ("carry the elevated fee" in page) is warned
 
 
 # --- 9. Every window ends at the end of a local day -----------------------------------------------
