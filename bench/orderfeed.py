@@ -27,7 +27,7 @@ LANGUAGES = ("en", "nl", "fi", "sv", "de")  # settings.LANGUAGES
 TIERS = ("none", "basic", "none", "plus")
 PROTECTION_DAYS = 30  # disputes.policies.PROTECTION_DAYS
 BATCH_SIZE = 1000  # disputes.orders.MAX_BATCH
-# The columns of the import file (disputes.order_import.FIELDS that the feed here uses).
+# The columns of the import file (disputes.orders.FEED_FIELDS that the feed here uses).
 CSV_FIELDS = (
     "merchant",
     "order_number",

@@ -34,21 +34,6 @@ from .errors import DomainError
 from .models import Merchant
 from .orders import MAX_BATCH, OrderRefused, OrderStatus, orders_upsert
 
-FIELDS = (
-    "order_number",
-    "placed_at",
-    "amount",
-    "currency",
-    "customer_email",
-    "customer_language",
-    "is_invoice",
-    "protection_tier",
-    "shipments",
-    "line_summary",
-    "paid_at",
-    "cancelled_at",
-    "refunded_outside_amount",
-)
 MERCHANT_FIELD = "merchant"
 REPORT_HEADER = ("line", "order_number", "merchant", "code", "field", "message")
 # Lines waiting for their merchant's batch to fill, over all merchants: past this, every

@@ -23,7 +23,6 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import Merchant, Order
 from ..order_import import (
-    FIELDS,
     REPORTS_DIR,
     ErrorReport,
     ImportFileRefused,
@@ -32,6 +31,7 @@ from ..order_import import (
     import_orders,
     read_source,
 )
+from ..orders import FEED_FIELDS
 
 # A browser waits for the whole import: about 100 000 orders. Larger files: the command.
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -118,7 +118,7 @@ def order_import_view(request: HttpRequest) -> HttpResponse:
         "summary": summary,
         "errors_shown": sorted(summary.first_errors, key=lambda e: e.line) if summary else [],
         "report_url": report_url,
-        "fields": FIELDS,
+        "fields": FEED_FIELDS,
     }
     return TemplateResponse(request, "admin/disputes/order/import.html", context)
 

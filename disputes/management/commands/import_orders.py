@@ -16,7 +16,6 @@ from tqdm import tqdm
 
 from disputes.models import Merchant
 from disputes.order_import import (
-    FIELDS,
     ErrorReport,
     ImportFileRefused,
     ImportFormat,
@@ -25,11 +24,11 @@ from disputes.order_import import (
     import_orders,
     read_source,
 )
-from disputes.orders import MAX_BATCH
+from disputes.orders import FEED_FIELDS, MAX_BATCH
 
 EPILOG = f"""\
 The file:
-  CSV: a header row, then one order per row. Columns: {", ".join(FIELDS)}, and
+  CSV: a header row, then one order per row. Columns: {", ".join(FEED_FIELDS)}, and
   optionally merchant (the merchant's slug). An empty cell is a field not given. shipments is
   a JSON list in one cell, e.g. [{{"carrier": "PostNL", "tracking_number": "3S1"}}].
   JSON Lines (.jsonl, .ndjson): one JSON object per line with the same keys.
