@@ -63,8 +63,7 @@ def contract_terms_add(
     with transaction.atomic():
         # One writer at a time per merchant: versions are compared, then written.
         Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
-        check_terms_start(merchant, valid_from, today=today)
-        latest = ContractTerms.objects.filter(merchant=merchant).order_by("-valid_from").first()
+        latest = check_terms_start(merchant, valid_from, today=today)
         fields = {
             "payment_dispute": terms.payment_dispute,
             "buyer_protection": terms.buyer_protection,
@@ -81,9 +80,10 @@ def contract_terms_add(
         return ContractTerms.objects.create(merchant=merchant, valid_from=valid_from, **fields)
 
 
-def check_terms_start(merchant: Merchant, valid_from: date, *, today: date) -> None:
+def check_terms_start(merchant: Merchant, valid_from: date, *, today: date) -> ContractTerms | None:
     """Raise InvalidTerms unless a new version may start on `valid_from`: today or later, not
-    before the latest version, and not on a day whose version already has cases."""
+    before the latest version, and not on a day whose version already has cases. Returns the
+    latest version (None before the first)."""
     if valid_from < today:
         raise InvalidTerms(
             gettext("New terms start today or later; cases already opened keep theirs."),
@@ -91,7 +91,7 @@ def check_terms_start(merchant: Merchant, valid_from: date, *, today: date) -> N
         )
     latest = ContractTerms.objects.filter(merchant=merchant).order_by("-valid_from").first()
     if latest is None:
-        return
+        return None
     if valid_from < latest.valid_from:
         raise InvalidTerms(
             gettext("Terms from %(day)s exist already; new terms start on or after it.")
@@ -103,6 +103,7 @@ def check_terms_start(merchant: Merchant, valid_from: date, *, today: date) -> N
             gettext("Cases were opened under the terms of this day; start new ones later."),
             field="valid_from",
         )
+    return latest
 
 
 def window_phrase(window: Window) -> str:

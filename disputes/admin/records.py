@@ -10,10 +10,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from ..contracts import check_terms_start, contract_terms_add, currencies_priced
+from ..contracts import check_terms_start, contract_terms_add, currencies_priced, terms_of
 from ..errors import InvalidTerms
 from ..models import ContractTerms, Merchant, MerchantMembership, Order, PlatformPartner
-from ..policies import DayCount, Terms, check_terms
+from ..policies import Terms, check_terms
 from .order_import import order_import_urls
 
 
@@ -47,15 +47,9 @@ class ContractTermsForm(forms.ModelForm):
         ]
 
     def as_terms(self) -> Terms:
-        data = self.cleaned_data
-        return Terms(
-            payment_dispute=data["payment_dispute"],
-            buyer_protection=data["buyer_protection"],
-            dispute_window_days=data["dispute_window_days"],
-            dispute_window_day_count=DayCount(data["dispute_window_day_count"]),
-            protection_window_days=data["protection_window_days"],
-            fee_plan=data["fee_plan"],
-        )
+        """The form's version read as the rules read a stored one."""
+        given = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        return terms_of(ContractTerms(**given))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
