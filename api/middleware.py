@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext
 
-from .v1.errors import error_body
+from .v1.errors import HTTP_CODES, error_body
 
 API_PREFIX = "/api/"
 
@@ -33,12 +33,12 @@ def _as_json(response: HttpResponse) -> HttpResponse:
     if response.status_code == 405:
         allowed = response.get("Allow", "")
         body = error_body(
-            "method_not_allowed",
+            HTTP_CODES[405],
             gettext("This path does not take that method. It takes: %(methods)s.")
             % {"methods": allowed},
         )
     else:
-        body = error_body("not_found", gettext("No API operation has this path."))
+        body = error_body(HTTP_CODES[404], gettext("No API operation has this path."))
     answer = HttpResponse(
         json.dumps(body), status=response.status_code, content_type="application/json"
     )

@@ -130,7 +130,7 @@ _STATUS: dict[type[DomainError], int] = {
     RateLimited: 429,
 }
 ERROR_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 415, 422, 429})
-_HTTP_CODES = {
+HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -183,7 +183,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def _on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
-        code = _HTTP_CODES.get(error.status_code, "error")
+        code = HTTP_CODES.get(error.status_code, "error")
         return api.create_response(request, error_body(code, str(error)), status=error.status_code)
 
     @api.exception_handler(RequestDataTooBig)
