@@ -24,21 +24,18 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
-from .floor_wsgi import KEY_COLUMNS, KEY_SQL, LAST_USED_RESOLUTION, TOUCH_SQL
+from .floor_wsgi import KEY_SQL, StartResponse, respond, touch_key
 from .memory import peak_rss_mb
 from .orderfeed import BATCH_SIZE, chunked, copy_sql, floor_row
 
 MERCHANT_SQL = 'SELECT "id" FROM "disputes_merchant" WHERE "slug" = %s'
-_KEY_ID, _KEY_LAST_USED = KEY_COLUMNS.index("id"), KEY_COLUMNS.index("last_used_at")
 PATH = "/api/v1/orders/batch"
-
-StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
 def connect(database_url: str) -> psycopg.Connection[tuple[Any, ...]]:
@@ -69,10 +66,10 @@ class FloorApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
-            return _respond(start_response, "404 Not Found", {"error": {"code": "not_found"}})
+            return respond(start_response, "404 Not Found", {"error": {"code": "not_found"}})
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() != "bearer":
-            return _respond(start_response, "401 Unauthorized", {"error": {"code": "unauthorized"}})
+            return respond(start_response, "401 Unauthorized", {"error": {"code": "unauthorized"}})
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = json.loads(environ["wsgi.input"].read(length))
         connection = self.connect()
@@ -80,32 +77,20 @@ class FloorApp:
             cursor.execute(KEY_SQL, (hashlib.sha256(token.encode()).hexdigest(),))
             key = cursor.fetchone()
             if key is None:
-                return _respond(
+                return respond(
                     start_response, "401 Unauthorized", {"error": {"code": "unauthorized"}}
                 )
-            now = datetime.now(UTC)
-            stale = now - LAST_USED_RESOLUTION
-            if key[_KEY_LAST_USED] is None or key[_KEY_LAST_USED] < stale:
-                cursor.execute(TOUCH_SQL, (now, key[_KEY_ID], stale))
+            now = touch_key(cursor, key)
             slug = environ.get("HTTP_X_MERCHANT", "")
             cursor.execute(MERCHANT_SQL, (slug,))
             merchant = cursor.fetchone()
         if merchant is None:
-            return _respond(start_response, "404 Not Found", {"error": {"code": "not_found"}})
+            return respond(start_response, "404 Not Found", {"error": {"code": "not_found"}})
         orders = body["orders"]
         with connection.transaction():
             copy_rows(connection, (floor_row(o, merchant_id=merchant[0], now=now) for o in orders))
         results = [{"order_number": o["order_number"], "status": "created"} for o in orders]
-        return _respond(start_response, "200 OK", {"results": results})
-
-
-def _respond(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
-    data = json.dumps(body).encode()
-    start_response(
-        status,
-        [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(data)))],
-    )
-    return [data]
+        return respond(start_response, "200 OK", {"results": results})
 
 
 _app: FloorApp | None = None

@@ -261,6 +261,17 @@ def list_body(rows: Sequence[tuple[Any, ...]], *, secret_key: str) -> bytes:
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
+def touch_key(cursor: Any, key: tuple[Any, ...]) -> datetime:
+    """Note the key's use, as the portal does: at most once per LAST_USED_RESOLUTION. Returns
+    the moment of the request."""
+    now = datetime.now(UTC)
+    stale = now - LAST_USED_RESOLUTION
+    last_used_at = key[_KEY["last_used_at"]]
+    if last_used_at is None or last_used_at < stale:
+        cursor.execute(TOUCH_SQL, (now, key[_KEY["id"]], stale))
+    return now
+
+
 class FloorApp:
     """The WSGI callable; connects on its first request, i.e. in the worker after the fork."""
 
@@ -282,29 +293,25 @@ class FloorApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != "/api/v1/disputes" or environ.get("QUERY_STRING"):
-            return _respond(start_response, "404 Not Found", {"error": {"code": "not_found"}})
+            return respond(start_response, "404 Not Found", {"error": {"code": "not_found"}})
         authorization = environ.get("HTTP_AUTHORIZATION", "")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX):
-            return _respond(start_response, "401 Unauthorized", {"error": {"code": "unauthorized"}})
+            return respond(start_response, "401 Unauthorized", {"error": {"code": "unauthorized"}})
         with self.connect().cursor() as cursor:
             cursor.execute(KEY_SQL, (hashlib.sha256(token.encode()).hexdigest(),))
             key = cursor.fetchone()
             if key is None or key[_KEY["merchant_id"]] is None:
                 # Unknown key, or a partner's (which must name a merchant: not part of the floor).
                 status = "401 Unauthorized" if key is None else "400 Bad Request"
-                return _respond(start_response, status, {"error": {"code": "unauthorized"}})
-            now = datetime.now(UTC)
-            stale = now - LAST_USED_RESOLUTION
-            last_used_at = key[_KEY["last_used_at"]]
-            if last_used_at is None or last_used_at < stale:
-                cursor.execute(TOUCH_SQL, (now, key[_KEY["id"]], stale))
+                return respond(start_response, status, {"error": {"code": "unauthorized"}})
+            touch_key(cursor, key)
             cursor.execute(LIST_SQL, (key[_KEY["merchant_id"]],))
             rows = cursor.fetchall()
-        return _respond(start_response, "200 OK", list_body(rows, secret_key=self.secret_key))
+        return respond(start_response, "200 OK", list_body(rows, secret_key=self.secret_key))
 
 
-def _respond(
+def respond(
     start_response: StartResponse, status: str, body: dict[str, Any] | bytes
 ) -> list[bytes]:
     if not isinstance(body, bytes):

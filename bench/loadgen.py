@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -259,24 +259,8 @@ def drive_batches(spec: dict[str, Any]) -> LoadResult:
         _ListClient(spec["host"], spec["port"], _batch_requests(spec, batches), go, spec["markers"])
         for batches in spec["clients"]
     ]
+    result = _run_clients(clients, spec, go)
     for client in clients:
-        client.start()
-    if spec.get("wait_for_go"):
-        print("ready", flush=True)
-        if sys.stdin.readline().strip() != "go":
-            raise SystemExit("expected 'go'")
-    started = time.perf_counter()
-    go.set()
-    for client in clients:
-        client.join()
-    result = LoadResult(
-        clients=len(clients),
-        elapsed=max(c.finished for c in clients) - started if clients else 0.0,
-    )
-    for client in clients:
-        result.latencies += client.latencies
-        result.statuses.update(client.statuses)
-        result.failures += client.failures
         result.markers.update(client.counted)
     return result
 
@@ -287,6 +271,23 @@ def drive(spec: dict[str, Any]) -> LoadResult:
     request = build_request(host, port, spec["path"], spec["headers"])
     go = threading.Event()
     clients = [_Client(host, port, request, go) for _ in range(spec["clients"])]
+
+    def until(started: float) -> None:
+        for client in clients:
+            client.end = started + spec["duration"]
+
+    return _run_clients(clients, spec, go, on_start=until)
+
+
+def _run_clients(
+    clients: Sequence[Any],
+    spec: dict[str, Any],
+    go: threading.Event,
+    *,
+    on_start: Callable[[float], None] | None = None,
+) -> LoadResult:
+    """Start the client threads, wait for "go" on standard input when the spec says so, let
+    them run (after `on_start(started)`), and gather their latencies, statuses and failures."""
     for client in clients:
         client.start()
     if spec.get("wait_for_go"):
@@ -294,8 +295,8 @@ def drive(spec: dict[str, Any]) -> LoadResult:
         if sys.stdin.readline().strip() != "go":
             raise SystemExit("expected 'go'")
     started = time.perf_counter()
-    for client in clients:
-        client.end = started + spec["duration"]
+    if on_start is not None:
+        on_start(started)
     go.set()
     for client in clients:
         client.join()
