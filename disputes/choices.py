@@ -180,3 +180,20 @@ class EventType(models.TextChoices):
     RETURN_EXPIRED = "return_expired", _("Return period ended")
     APPEALED = "appealed", _("Merchant appealed the decision")
     REOPENED = "reopened", _("Support reopened the case")
+    EVIDENCE_ADDED = "evidence_added", _("Evidence added")
+
+
+class EvidenceKind(models.TextChoices):
+    """How an evidence item is given: a document, a line of text, or found by the portal."""
+
+    DOCUMENT = "document", _("Document")
+    TEXT = "text", _("Text")
+    AUTOMATIC = "automatic", _("Found by the portal")
+
+
+class EvidenceWeight(models.TextChoices):
+    """How support weighed one evidence item in a decision."""
+
+    DECISIVE = "decisive", _("Decisive")
+    INSUFFICIENT = "insufficient", _("Considered but insufficient")
+    NOT_RELEVANT = "not_relevant", _("Not relevant")

@@ -71,3 +71,16 @@ class InvalidTerms(DomainError):
 class MissingMessage(DomainError):
     code = "message_required"
     default_message = _("A message is required.")
+
+
+class DecisionIncomplete(DomainError):
+    code = "decision_incomplete"
+    default_message = _("The decision record is not complete.")
+
+
+class HearingRequired(DomainError):
+    code = "merchant_not_heard"
+    default_message = _(
+        "The merchant has not had its say on this case. Ask it for information first, or "
+        "decide with an override and write why."
+    )

@@ -37,14 +37,24 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def opened(dispute: Dispute, *, actor: Actor, now: datetime) -> DisputeEvent:
+def _with_items(data: dict[str, Any], items: Sequence[dict[str, str]]) -> dict[str, Any]:
+    # The checklist items given with the event: {"item": key, "value": text}; documents that
+    # prove an item are the event's attachments, tagged with it.
+    if items:
+        data["items"] = list(items)
+    return data
+
+
+def opened(
+    dispute: Dispute, *, actor: Actor, now: datetime, items: Sequence[dict[str, str]] = ()
+) -> DisputeEvent:
     return _event(
         dispute,
         EventType.OPENED,
         actor=actor,
         now=now,
         message=dispute.customer_message,
-        data={"program": dispute.program, "reason": dispute.reason},
+        data=_with_items({"program": dispute.program, "reason": dispute.reason}, items),
     )
 
 
@@ -62,18 +72,28 @@ def escalated(dispute: Dispute, *, actor: Actor, now: datetime, cause: str) -> D
     return _event(dispute, EventType.ESCALATED, actor=actor, now=now, data={"cause": cause})
 
 
-def offer_made(dispute: Dispute, *, actor: Actor, now: datetime, message: str) -> DisputeEvent:
+def offer_made(
+    dispute: Dispute,
+    *,
+    actor: Actor,
+    now: datetime,
+    message: str,
+    items: Sequence[dict[str, str]] = (),
+) -> DisputeEvent:
     return _event(
         dispute,
         EventType.OFFER_MADE,
         actor=actor,
         now=now,
         message=message,
-        data={
-            "refund_offer": dispute.refund_offer,
-            "amount": str(dispute.refund_offer_amount),
-            "due_at": _iso(dispute.due_at),
-        },
+        data=_with_items(
+            {
+                "refund_offer": dispute.refund_offer,
+                "amount": str(dispute.refund_offer_amount),
+                "due_at": _iso(dispute.due_at),
+            },
+            items,
+        ),
     )
 
 
@@ -132,7 +152,13 @@ def info_requested(
 
 
 def info_provided(
-    dispute: Dispute, *, actor: Actor, now: datetime, party: Party, message: str
+    dispute: Dispute,
+    *,
+    actor: Actor,
+    now: datetime,
+    party: Party,
+    message: str,
+    items: Sequence[dict[str, str]] = (),
 ) -> DisputeEvent:
     return _event(
         dispute,
@@ -141,7 +167,28 @@ def info_provided(
         now=now,
         message=message,
         visibility=_visible_to(party),
-        data={"party": party},
+        data=_with_items({"party": party}, items),
+    )
+
+
+def evidence_added(
+    dispute: Dispute,
+    *,
+    actor: Actor,
+    now: datetime,
+    party: Party,
+    message: str,
+    items: Sequence[dict[str, str]],
+) -> DisputeEvent:
+    # Evidence is for support: the author and support see it, the other side does not.
+    return _event(
+        dispute,
+        EventType.EVIDENCE_ADDED,
+        actor=actor,
+        now=now,
+        message=message,
+        visibility=_visible_to(party),
+        data=_with_items({"party": party}, items),
     )
 
 
@@ -158,14 +205,34 @@ def info_request_expired(
     )
 
 
-def decided(dispute: Dispute, *, actor: Actor, now: datetime) -> DisputeEvent:
+def _decision_data(dispute: Dispute, record: Sequence[dict[str, str]] | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"code": dispute.decision_code}
+    if dispute.override_reason:
+        data["override"] = dispute.override_reason
+    if record is not None:
+        data["record"] = list(record)
+    return data
+
+
+def decided(
+    dispute: Dispute,
+    *,
+    actor: Actor,
+    now: datetime,
+    record: Sequence[dict[str, str]] | None = None,
+) -> DisputeEvent:
+    """`record` is support's weighing of each evidence item (absent when the rules decided)."""
     return _event(
         dispute,
         EventType.DECIDED,
         actor=actor,
         now=now,
         message=dispute.decision_reason,
-        data={"outcome": dispute.outcome, "amount": str(dispute.settled_amount)},
+        data={
+            "outcome": dispute.outcome,
+            "amount": str(dispute.settled_amount),
+            **_decision_data(dispute, record),
+        },
     )
 
 
@@ -213,14 +280,20 @@ def assigned(dispute: Dispute, *, actor: Actor, now: datetime, assignee: str) ->
     )
 
 
-def return_decided(dispute: Dispute, *, actor: Actor, now: datetime) -> DisputeEvent:
+def return_decided(
+    dispute: Dispute, *, actor: Actor, now: datetime, record: Sequence[dict[str, str]]
+) -> DisputeEvent:
     return _event(
         dispute,
         EventType.RETURN_DECIDED,
         actor=actor,
         now=now,
         message=dispute.decision_reason,
-        data={"amount": str(dispute.refund_offer_amount), "due_at": _iso(dispute.due_at)},
+        data={
+            "amount": str(dispute.refund_offer_amount),
+            "due_at": _iso(dispute.due_at),
+            **_decision_data(dispute, record),
+        },
     )
 
 

@@ -20,6 +20,7 @@ from .choices import (
     OPEN_STATES,
     ActorKind,
     EventType,
+    EvidenceWeight,
     InstructionKind,
     MemberRole,
     Outcome,
@@ -346,6 +347,13 @@ class Dispute(FSMModelMixin, models.Model):
         related_name="+",
     )
     decision_reason = models.TextField(_("reason for the decision"), blank=True)
+    # The decision's reason code (policies.DECISION_CODES) and, when support decided against a
+    # merchant that had not had its say, the written reason for overriding that.
+    decision_code = models.CharField(_("decision reason code"), max_length=40, blank=True)
+    override_reason = models.TextField(_("reason for deciding unheard"), blank=True)
+    # The evidence items each side gave ("merchant:tracking_number"), kept with the case so
+    # completeness is read from the row (lists, API) without going through the timeline.
+    evidence_provided = models.JSONField(_("evidence given"), default=list, blank=True)
     # Part of every customer link: raising it revokes all links sent so far.
     customer_link_version = models.PositiveIntegerField(default=1)
     # Support desk: who works the case, the customer's return, the merchant's one appeal.
@@ -549,8 +557,12 @@ class Dispute(FSMModelMixin, models.Model):
         reason: str,
         decided_by_id: int | None,
         fraud_proven: bool = False,
+        code: str = "",
+        override_reason: str = "",
     ) -> None:
         self.decision_reason = reason
+        self.decision_code = code
+        self.override_reason = override_reason
         self.fraud_proven = fraud_proven
         self.decided_by_id = decided_by_id
         self.information_requested_from = Party.NONE
@@ -560,12 +572,21 @@ class Dispute(FSMModelMixin, models.Model):
         field=state, source=[State.ESCALATED, State.INFO_REQUESTED], target=State.AWAITING_RETURN
     )
     def decide_return(
-        self, *, amount: Decimal, reason: str, decided_by_id: int | None, due_at: datetime
+        self,
+        *,
+        amount: Decimal,
+        reason: str,
+        decided_by_id: int | None,
+        due_at: datetime,
+        code: str = "",
+        override_reason: str = "",
     ) -> None:
         """Support decides "refund after the goods are returned": the customer ships first."""
         self.refund_offer = RefundOffer.AFTER_RETURN
         self.refund_offer_amount = amount
         self.decision_reason = reason
+        self.decision_code = code
+        self.override_reason = override_reason
         self.decided_by_id = decided_by_id
         self.information_requested_from = Party.NONE
         self.next_actor = Party.CUSTOMER
@@ -589,6 +610,7 @@ class Dispute(FSMModelMixin, models.Model):
                 settled_amount=self.refund_offer_amount or self.disputed_amount,
             )
         else:
+            self.decision_code = "goods_not_returned"
             self._close(now=now, outcome=Outcome.MERCHANT, settled_amount=Decimal("0.00"))
 
     @transition(field=state, source=State.DECIDED, target=State.ESCALATED)
@@ -598,6 +620,8 @@ class Dispute(FSMModelMixin, models.Model):
         self.appealed_decision_by_id = self.decided_by_id
         self.decided_by_id = None
         self.decision_reason = ""
+        self.decision_code = ""
+        self.override_reason = ""
         self.outcome = Outcome.NONE
         self.settled_amount = None
         self.closed_at = None
@@ -610,6 +634,8 @@ class Dispute(FSMModelMixin, models.Model):
         support, and is decided anew; no fee is charged again."""
         self.decided_by_id = None
         self.decision_reason = ""
+        self.decision_code = ""
+        self.override_reason = ""
         self.fraud_proven = False
         self.outcome = Outcome.NONE
         self.settled_amount = None
@@ -649,6 +675,9 @@ TRANSITION_FIELDS = [
     "closed_at",
     "decided_by",
     "decision_reason",
+    "decision_code",
+    "override_reason",
+    "evidence_provided",
     "return_shipped_at",
     "fraud_proven",
     "appealed_at",
@@ -726,6 +755,8 @@ class Attachment(models.Model):
     size = models.PositiveBigIntegerField(_("size"))
     sha256 = models.CharField(max_length=64)
     uploaded_by = models.CharField(_("uploaded by"), max_length=16, choices=ActorKind.choices)
+    # The checklist item the document proves (policies.EVIDENCE), empty for a plain document.
+    evidence_item = models.CharField(_("proves"), max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -736,6 +767,47 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class DecisionAssessment(models.Model):
+    """One evidence item of one side as support weighed it in a decision: the itemised record
+    both parties read, and what the evidence figures count. A later decision of the same case
+    (after an appeal or a reopening) marks the earlier rows as no longer current."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="assessments")
+    event = models.ForeignKey(DisputeEvent, on_delete=models.PROTECT, related_name="+")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=40, choices=Reason.choices)
+    party = models.CharField(_("side"), max_length=16, choices=Party.choices)
+    item = models.CharField(_("evidence item"), max_length=40)
+    provided = models.BooleanField(_("given"))
+    weight = models.CharField(_("weight"), max_length=16, choices=EvidenceWeight.choices)
+    note = models.TextField(_("why"), blank=True)
+    current = models.BooleanField(default=True)
+    created_at = models.DateTimeField(_("at"))
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["reason", "party", "item"],
+                condition=Q(current=True),
+                name="assessment_figures",
+            ),
+            models.Index(
+                fields=["merchant", "reason"],
+                condition=Q(current=True),
+                name="assessment_merchant_figures",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(weight__in=EvidenceWeight.values), name="assessment_weight_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dispute_id} {self.party}:{self.item} {self.weight}"
 
 
 class InstructionSequence(models.Model):

@@ -6,20 +6,26 @@ rules (docs/rules.md §2 to §7); models and services only apply what it says.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import holidays as holiday_calendars
-from django.utils.translation import gettext
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 
 from .choices import (
     OPEN_STATES,
+    ActorKind,
     CustomerReply,
+    EventType,
+    EvidenceKind,
+    EvidenceWeight,
     InstructionKind,
     Outcome,
     Party,
@@ -32,7 +38,14 @@ from .choices import (
     RefundOffer,
     State,
 )
-from .errors import CaseAlreadyClosed, InvalidAmount, InvalidChoice, InvalidTerms, NotEligible
+from .errors import (
+    CaseAlreadyClosed,
+    DecisionIncomplete,
+    InvalidAmount,
+    InvalidChoice,
+    InvalidTerms,
+    NotEligible,
+)
 
 # --- Deadlines -----------------------------------------------------------------------------------
 
@@ -826,3 +839,607 @@ def _protection_inactive_message() -> str:
         "This order has no active buyer protection: it was not taken at checkout, "
         "it has ended, or its protection period is over."
     )
+
+
+# --- Evidence per reason -------------------------------------------------------------------------
+#
+# For each program, reason and side: the evidence that supports that side's account, each item
+# with a label and a line of help, and whether it is essential. The merchant's answer and the
+# customer's forms show the list; completeness counts the essential items given; the decision
+# record weighs every item of both sides (docs/rules.md §8).
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    key: str
+    label: Promise
+    help: Promise
+    kind: EvidenceKind = EvidenceKind.DOCUMENT
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    item: EvidenceItem
+    essential: bool
+
+    @property
+    def key(self) -> str:
+        return self.item.key
+
+
+_ITEMS = {
+    item.key: item
+    for item in (
+        # The merchant's side.
+        EvidenceItem(
+            "carrier",
+            gettext_lazy("Carrier"),
+            gettext_lazy("Who delivered the order, e.g. PostNL or DHL."),
+            EvidenceKind.TEXT,
+        ),
+        EvidenceItem(
+            "tracking_number",
+            gettext_lazy("Tracking number"),
+            gettext_lazy("The carrier's tracking number of the shipment."),
+            EvidenceKind.TEXT,
+        ),
+        EvidenceItem(
+            "proof_of_delivery",
+            gettext_lazy("Proof of delivery"),
+            gettext_lazy("The carrier's delivery confirmation, with date and address."),
+        ),
+        EvidenceItem(
+            "refund_proof",
+            gettext_lazy("Proof of the refund, or that the return never arrived"),
+            gettext_lazy(
+                "A bank or payment record of the refund, or the return's tracking showing it "
+                "did not reach you."
+            ),
+        ),
+        EvidenceItem(
+            "return_terms",
+            gettext_lazy("Your return terms"),
+            gettext_lazy("The return conditions the customer agreed to."),
+        ),
+        EvidenceItem(
+            "invoice",
+            gettext_lazy("Invoice or receipt"),
+            gettext_lazy("The invoice or receipt showing the amount charged."),
+        ),
+        EvidenceItem(
+            "price_agreed",
+            gettext_lazy("What the customer agreed to pay"),
+            gettext_lazy("The order confirmation or price list at the time of the order."),
+        ),
+        EvidenceItem(
+            "product_photos",
+            gettext_lazy("Photos of the goods as sent"),
+            gettext_lazy("Photos taken before shipping, or of the same item."),
+        ),
+        EvidenceItem(
+            "product_description",
+            gettext_lazy("Description of the goods as sold"),
+            gettext_lazy("What the shop promised: the product text, size, material, model."),
+            EvidenceKind.TEXT,
+        ),
+        EvidenceItem(
+            "repair_offer",
+            gettext_lazy("Repair or replacement offer"),
+            gettext_lazy("An offer you made to repair or replace the goods."),
+        ),
+        EvidenceItem(
+            "delivery_to_customer_address",
+            gettext_lazy("Delivery to the customer's address"),
+            gettext_lazy("Proof that the order went to the address the customer uses."),
+        ),
+        EvidenceItem(
+            "earlier_orders",
+            gettext_lazy("Earlier undisputed orders of this customer at your shop"),
+            gettext_lazy("The portal finds them in the order feed and shows them to support."),
+            EvidenceKind.AUTOMATIC,
+        ),
+        EvidenceItem(
+            "account_records",
+            gettext_lazy("Account or device records of the purchase"),
+            gettext_lazy("Log-in, device or IP records that tie the purchase to the customer."),
+        ),
+        EvidenceItem(
+            "cancellation_terms",
+            gettext_lazy("Your cancellation terms"),
+            gettext_lazy("The cancellation conditions that applied to this order."),
+        ),
+        EvidenceItem(
+            "merchant_account",
+            gettext_lazy("Your account of what happened"),
+            gettext_lazy("A short, factual account with dates."),
+            EvidenceKind.TEXT,
+        ),
+        # The customer's side.
+        EvidenceItem(
+            "order_confirmation",
+            gettext_lazy("Order confirmation"),
+            gettext_lazy("The shop's email or page confirming the order."),
+        ),
+        EvidenceItem(
+            "payment_proof",
+            gettext_lazy("Proof of payment"),
+            gettext_lazy("A bank or card statement showing what you paid."),
+        ),
+        EvidenceItem(
+            "return_receipt",
+            gettext_lazy("Return receipt"),
+            gettext_lazy("The carrier's receipt for the parcel you sent back."),
+        ),
+        EvidenceItem(
+            "return_tracking",
+            gettext_lazy("Tracking number of the return"),
+            gettext_lazy("The tracking number of the parcel you sent back."),
+            EvidenceKind.TEXT,
+        ),
+        EvidenceItem(
+            "fault_photos",
+            gettext_lazy("Photos of the fault"),
+            gettext_lazy("Clear photos of what is wrong with the goods."),
+        ),
+        EvidenceItem(
+            "cancellation_proof",
+            gettext_lazy("Proof that you cancelled"),
+            gettext_lazy("The email or confirmation of your cancellation, with its date."),
+        ),
+    )
+}
+
+
+def _checklist(*entries: tuple[str, bool]) -> tuple[ChecklistItem, ...]:
+    return tuple(ChecklistItem(_ITEMS[key], essential) for key, essential in entries)
+
+
+_DELIVERY = (("carrier", True), ("tracking_number", True), ("proof_of_delivery", True))
+_REFUND = (("refund_proof", True), ("return_terms", False))
+_CUSTOMER_RETURN = (
+    ("return_receipt", True),
+    ("return_tracking", True),
+    ("order_confirmation", False),
+)
+
+# (program, reason, party) -> the checklist; a missing entry is an empty list.
+EVIDENCE: dict[tuple[str, str, str], tuple[ChecklistItem, ...]] = {
+    (Program.PAYMENT_DISPUTE, Reason.NOT_RECEIVED, Party.MERCHANT): _checklist(*_DELIVERY),
+    (Program.PAYMENT_DISPUTE, Reason.RETURNED_NOT_REFUNDED, Party.MERCHANT): _checklist(*_REFUND),
+    (Program.PAYMENT_DISPUTE, Reason.WRONG_AMOUNT, Party.MERCHANT): _checklist(
+        ("invoice", True), ("price_agreed", False)
+    ),
+    (Program.PAYMENT_DISPUTE, Reason.FAULTY, Party.MERCHANT): _checklist(
+        ("product_photos", True), ("product_description", True), ("repair_offer", False)
+    ),
+    (Program.PAYMENT_DISPUTE, Reason.UNAUTHORIZED, Party.MERCHANT): _checklist(
+        ("delivery_to_customer_address", True),
+        ("earlier_orders", False),
+        ("account_records", False),
+    ),
+    (Program.PAYMENT_DISPUTE, Reason.OTHER, Party.MERCHANT): _checklist(("merchant_account", True)),
+    (Program.BUYER_PROTECTION, Reason.NOT_RECEIVED, Party.MERCHANT): _checklist(*_DELIVERY),
+    (Program.BUYER_PROTECTION, Reason.NO_REFUND_AFTER_RETURN, Party.MERCHANT): _checklist(*_REFUND),
+    (Program.BUYER_PROTECTION, Reason.NO_REFUND_AFTER_CANCELLATION, Party.MERCHANT): _checklist(
+        ("cancellation_terms", True), ("refund_proof", False)
+    ),
+    (Program.BUYER_PROTECTION, Reason.OTHER_REQUEST, Party.MERCHANT): _checklist(
+        ("merchant_account", False)
+    ),
+    (Program.PAYMENT_DISPUTE, Reason.NOT_RECEIVED, Party.CUSTOMER): _checklist(
+        ("order_confirmation", True), ("payment_proof", False)
+    ),
+    (Program.PAYMENT_DISPUTE, Reason.RETURNED_NOT_REFUNDED, Party.CUSTOMER): _checklist(
+        *_CUSTOMER_RETURN
+    ),
+    (Program.PAYMENT_DISPUTE, Reason.WRONG_AMOUNT, Party.CUSTOMER): _checklist(
+        ("order_confirmation", True), ("payment_proof", True)
+    ),
+    (Program.PAYMENT_DISPUTE, Reason.FAULTY, Party.CUSTOMER): _checklist(
+        ("fault_photos", True), ("order_confirmation", False)
+    ),
+    (Program.PAYMENT_DISPUTE, Reason.UNAUTHORIZED, Party.CUSTOMER): _checklist(
+        ("payment_proof", False)
+    ),
+    (Program.PAYMENT_DISPUTE, Reason.OTHER, Party.CUSTOMER): _checklist(
+        ("order_confirmation", False)
+    ),
+    (Program.BUYER_PROTECTION, Reason.NOT_RECEIVED, Party.CUSTOMER): _checklist(
+        ("order_confirmation", True)
+    ),
+    (Program.BUYER_PROTECTION, Reason.NO_REFUND_AFTER_RETURN, Party.CUSTOMER): _checklist(
+        *_CUSTOMER_RETURN
+    ),
+    (Program.BUYER_PROTECTION, Reason.NO_REFUND_AFTER_CANCELLATION, Party.CUSTOMER): _checklist(
+        ("cancellation_proof", True), ("order_confirmation", False)
+    ),
+    (Program.BUYER_PROTECTION, Reason.OTHER_REQUEST, Party.CUSTOMER): _checklist(
+        ("order_confirmation", False)
+    ),
+}
+
+EVIDENCE_PARTIES = (Party.MERCHANT, Party.CUSTOMER)
+
+
+def evidence_for(program: str, reason: str, party: str) -> tuple[ChecklistItem, ...]:
+    return EVIDENCE.get((program, reason, party), ())
+
+
+def evidence_item(key: str) -> EvidenceItem:
+    try:
+        return _ITEMS[key]
+    except KeyError:
+        raise InvalidChoice(field="evidence") from None
+
+
+def evidence_key(party: str, key: str) -> str:
+    """How an item given by one side is stored on the case: "merchant:tracking_number"."""
+    return f"{party}:{key}"
+
+
+@dataclass(frozen=True)
+class Completeness:
+    essential_given: int
+    essential_total: int
+    given: tuple[str, ...]  # the keys of every item given, essential or not
+    missing: tuple[str, ...]  # the essential items not given yet
+
+    @property
+    def complete(self) -> bool:
+        return self.essential_given == self.essential_total
+
+
+def completeness(
+    program: str, reason: str, party: str, provided: Iterable[str], *, automatic: Iterable[str] = ()
+) -> Completeness:
+    """How much of one side's checklist is given. `provided` holds the case's stored keys
+    (`evidence_key`); `automatic` the portal-found items present for this case."""
+    mine = {key.split(":", 1)[1] for key in provided if key.startswith(f"{party}:")}
+    mine |= set(automatic)
+    checklist = evidence_for(program, reason, party)
+    essential = [entry.key for entry in checklist if entry.essential]
+    return Completeness(
+        essential_given=sum(1 for key in essential if key in mine),
+        essential_total=len(essential),
+        given=tuple(entry.key for entry in checklist if entry.key in mine),
+        missing=tuple(key for key in essential if key not in mine),
+    )
+
+
+@dataclass(frozen=True)
+class GivenEvidence:
+    """One checklist item as a side gives it: a line of text, or documents (counted)."""
+
+    key: str
+    value: str = ""
+    documents: int = 0
+
+
+def check_evidence(
+    program: str, reason: str, party: str, given: Iterable[GivenEvidence]
+) -> list[GivenEvidence]:
+    """The items given, checked against the side's checklist: an item that is not on it, a text
+    item without text or a document item without a document is refused, naming the item."""
+    allowed = {entry.key: entry.item for entry in evidence_for(program, reason, party)}
+    checked: list[GivenEvidence] = []
+    for entry in given:
+        item = allowed.get(entry.key)
+        if item is None or item.kind == EvidenceKind.AUTOMATIC:
+            raise InvalidChoice(
+                gettext("“%(item)s” is not evidence this side gives for this reason.")
+                % {"item": entry.key},
+                field="evidence",
+            )
+        value = entry.value.strip()
+        if item.kind == EvidenceKind.TEXT and not value:
+            raise InvalidChoice(
+                gettext("Fill in “%(item)s”.") % {"item": item.label}, field="evidence"
+            )
+        if item.kind == EvidenceKind.DOCUMENT and entry.documents < 1:
+            raise InvalidChoice(
+                gettext("Attach a document for “%(item)s”.") % {"item": item.label},
+                field="evidence",
+            )
+        checked.append(GivenEvidence(entry.key, value[:200], entry.documents))
+    return checked
+
+
+# --- Hearing the merchant ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A timeline event as the hearing rule reads it."""
+
+    event_type: str
+    actor_kind: str
+    data: Mapping[str, object]
+
+
+# What the merchant did on the case that counts as having had its say.
+_MERCHANT_SAYS = frozenset(
+    {
+        EventType.OFFER_MADE,
+        EventType.DISPUTE_ACCEPTED,
+        EventType.EVIDENCE_ADDED,
+        EventType.INFO_PROVIDED,
+        EventType.MESSAGE,
+        EventType.APPEALED,
+    }
+)
+
+
+def merchant_heard(history: Iterable[HistoryEntry]) -> bool:
+    """Whether the merchant has had its say: it answered, wrote or sent evidence, or an
+    information request to it ran out, or its window ran out unanswered (docs/rules.md §8).
+    A case that went straight to support has none of these until support asks the merchant."""
+    for entry in history:
+        if entry.actor_kind == ActorKind.MERCHANT and entry.event_type in _MERCHANT_SAYS:
+            return True
+        if (
+            entry.event_type == EventType.INFO_REQUEST_EXPIRED
+            and entry.data.get("party") == Party.MERCHANT
+        ):
+            return True
+        if (
+            entry.event_type == EventType.ESCALATED
+            and entry.data.get("cause") == "merchant_deadline"
+        ):
+            return True
+    return False
+
+
+def needs_hearing_override(outcome: str) -> bool:
+    """Decisions that go against the merchant wait for its say (or a written override)."""
+    return outcome in (Outcome.CUSTOMER, Outcome.SPLIT)
+
+
+# --- Decision reason codes -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionCode:
+    code: str
+    label: Promise
+    outcomes: frozenset[str]
+    reasons: frozenset[str] = frozenset()  # empty: any reason
+
+    def fits(self, outcome: str, reason: str) -> bool:
+        return outcome in self.outcomes and (not self.reasons or reason in self.reasons)
+
+
+_FOR_MERCHANT = frozenset({Outcome.MERCHANT})
+_FOR_CUSTOMER = frozenset({Outcome.CUSTOMER})
+_ANY_OUTCOME = frozenset({Outcome.MERCHANT, Outcome.CUSTOMER, Outcome.SPLIT})
+_DELIVERY_REASONS = frozenset({Reason.NOT_RECEIVED})
+_REFUND_REASONS = frozenset({Reason.RETURNED_NOT_REFUNDED, Reason.NO_REFUND_AFTER_RETURN})
+
+DECISION_CODES: tuple[DecisionCode, ...] = (
+    DecisionCode(
+        "delivery_proven", gettext_lazy("Delivery proven"), _FOR_MERCHANT, _DELIVERY_REASONS
+    ),
+    DecisionCode(
+        "no_proof_of_delivery",
+        gettext_lazy("No proof of delivery"),
+        _FOR_CUSTOMER,
+        _DELIVERY_REASONS,
+    ),
+    DecisionCode("refund_proven", gettext_lazy("Refund proven"), _FOR_MERCHANT, _REFUND_REASONS),
+    DecisionCode(
+        "return_not_shown", gettext_lazy("Return not shown"), _FOR_MERCHANT, _REFUND_REASONS
+    ),
+    DecisionCode(
+        "return_shown_no_refund",
+        gettext_lazy("Return shown, no refund"),
+        _FOR_CUSTOMER,
+        _REFUND_REASONS,
+    ),
+    DecisionCode(
+        "amount_as_agreed",
+        gettext_lazy("Amount as agreed"),
+        _FOR_MERCHANT,
+        frozenset({Reason.WRONG_AMOUNT}),
+    ),
+    DecisionCode(
+        "amount_above_agreed",
+        gettext_lazy("Charged more than agreed"),
+        frozenset({Outcome.CUSTOMER, Outcome.SPLIT}),
+        frozenset({Reason.WRONG_AMOUNT}),
+    ),
+    DecisionCode(
+        "goods_as_described",
+        gettext_lazy("Goods as described"),
+        _FOR_MERCHANT,
+        frozenset({Reason.FAULTY}),
+    ),
+    DecisionCode(
+        "goods_faulty",
+        gettext_lazy("Goods faulty or not as described"),
+        frozenset({Outcome.CUSTOMER, Outcome.SPLIT}),
+        frozenset({Reason.FAULTY}),
+    ),
+    DecisionCode(
+        "authorised_by_customer",
+        gettext_lazy("Authorised by the customer"),
+        _FOR_MERCHANT,
+        frozenset({Reason.UNAUTHORIZED}),
+    ),
+    DecisionCode(
+        "not_authorised",
+        gettext_lazy("Not authorised by the customer"),
+        _FOR_CUSTOMER,
+        frozenset({Reason.UNAUTHORIZED}),
+    ),
+    DecisionCode(
+        "cancellation_terms_applied",
+        gettext_lazy("Cancellation terms applied"),
+        _FOR_MERCHANT,
+        frozenset({Reason.NO_REFUND_AFTER_CANCELLATION}),
+    ),
+    DecisionCode(
+        "cancelled_in_time",
+        gettext_lazy("Cancelled in time, refund owed"),
+        _FOR_CUSTOMER,
+        frozenset({Reason.NO_REFUND_AFTER_CANCELLATION}),
+    ),
+    DecisionCode(
+        "merchant_did_not_answer",
+        gettext_lazy("The merchant did not answer"),
+        _FOR_CUSTOMER,
+    ),
+    DecisionCode(
+        "both_partly_right", gettext_lazy("Both sides partly right"), frozenset({Outcome.SPLIT})
+    ),
+    DecisionCode("goods_not_returned", gettext_lazy("Goods not sent back in time"), _FOR_MERCHANT),
+    DecisionCode("other", gettext_lazy("Other (see the written reason)"), _ANY_OUTCOME),
+)
+_CODES = {code.code: code for code in DECISION_CODES}
+
+
+def decision_code(code: str) -> DecisionCode | None:
+    return _CODES.get(code)
+
+
+def decision_codes_for(reason: str) -> list[DecisionCode]:
+    return [code for code in DECISION_CODES if not code.reasons or reason in code.reasons]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Support's weighing of one evidence item of one side."""
+
+    party: str
+    key: str
+    weight: str
+    note: str = ""
+
+
+def check_decision_record(
+    *,
+    program: str,
+    reason: str,
+    outcome: str,
+    code: str,
+    assessments: Iterable[Assessment],
+) -> list[Assessment]:
+    """Every item of both sides' checklists weighed, a line on each decisive one, and a code
+    that fits the outcome; otherwise DecisionIncomplete naming what is missing."""
+    found = decision_code(code)
+    if found is None or not found.fits(outcome, reason):
+        raise DecisionIncomplete(
+            gettext("Pick a decision reason code that fits the outcome."), field="code"
+        )
+    given = {(a.party, a.key): a for a in assessments}
+    record: list[Assessment] = []
+    unmarked: list[str] = []
+    for party in EVIDENCE_PARTIES:
+        for entry in evidence_for(program, reason, party):
+            mark = given.get((party, entry.key))
+            if mark is None or mark.weight not in EvidenceWeight.values:
+                unmarked.append(str(entry.item.label))
+                continue
+            note = mark.note.strip()[:500]
+            if mark.weight == EvidenceWeight.DECISIVE and not note:
+                raise DecisionIncomplete(
+                    gettext("Write a line on why “%(item)s” was decisive.")
+                    % {"item": entry.item.label},
+                    field="evidence",
+                )
+            record.append(Assessment(party, entry.key, mark.weight, note))
+    if unmarked:
+        raise DecisionIncomplete(
+            gettext(
+                "Mark every evidence item as decisive, considered but insufficient, or not "
+                "relevant before deciding. Not marked: %(items)s."
+            )
+            % {"items": ", ".join(unmarked)},
+            field="evidence",
+        )
+    return record
+
+
+# --- What each side can do now -------------------------------------------------------------------
+
+
+class CaseAction(StrEnum):
+    RESPOND = "respond"
+    ACCEPT = "accept"
+    ADD_EVIDENCE = "add_evidence"
+    SEND_MESSAGE = "send_message"
+    PROVIDE_INFORMATION = "provide_information"
+    CONFIRM_RETURN = "confirm_return"
+    APPEAL = "appeal"
+    REPLY = "reply"
+    MARK_RETURN_SHIPPED = "mark_return_shipped"
+    WITHDRAW = "withdraw"
+
+
+class CaseFacts(Protocol):
+    """What `allowed_actions` reads of a case (a Dispute is one)."""
+
+    program: str
+    state: str
+    due_at: datetime | None
+    information_requested_from: str
+    return_shipped_at: datetime | None
+    appealed_at: datetime | None
+    closed_at: datetime | None
+    override_reason: str
+
+
+@dataclass(frozen=True)
+class AllowedAction:
+    action: CaseAction
+    until: datetime | None = None  # the deadline, when the action has one
+
+
+def appeal_used(case: CaseFacts) -> bool:
+    """The merchant appealed this decision already. A decision that overrode the merchant's
+    hearing gives it a fresh appeal, even after an earlier one."""
+    if case.appealed_at is None:
+        return False
+    overridden_since = bool(case.override_reason) and (
+        case.closed_at is not None and case.appealed_at < case.closed_at
+    )
+    return not overridden_since
+
+
+def allowed_actions(
+    case: CaseFacts, party: str, *, now: datetime, time_zone: str, country: str
+) -> list[AllowedAction]:
+    """The operations `party` may perform on the case now, with their deadlines: the pages
+    show exactly these and the services accept exactly these."""
+    state = case.state
+    is_open_state = state in OPEN_STATES
+    window_open = is_open(case.due_at, now)
+    actions: list[AllowedAction] = []
+    if party == Party.MERCHANT and state == State.AWAITING_MERCHANT and window_open:
+        actions.append(AllowedAction(CaseAction.RESPOND, case.due_at))
+        if case.program == Program.PAYMENT_DISPUTE:
+            actions.append(AllowedAction(CaseAction.ACCEPT, case.due_at))
+    if party == Party.CUSTOMER:
+        if state == State.AWAITING_CUSTOMER and window_open:
+            actions.append(AllowedAction(CaseAction.REPLY, case.due_at))
+        if state == State.AWAITING_RETURN and case.return_shipped_at is None and window_open:
+            actions.append(AllowedAction(CaseAction.MARK_RETURN_SHIPPED, case.due_at))
+    asked = state == State.INFO_REQUESTED and case.information_requested_from == party
+    if asked and window_open:
+        actions.append(AllowedAction(CaseAction.PROVIDE_INFORMATION, case.due_at))
+    if is_open_state and state != State.AWAITING_RETURN:
+        actions.append(AllowedAction(CaseAction.ADD_EVIDENCE))
+    if is_open_state:
+        actions.append(AllowedAction(CaseAction.SEND_MESSAGE))
+    if party == Party.MERCHANT and state == State.AWAITING_RETURN:
+        actions.append(AllowedAction(CaseAction.CONFIRM_RETURN, case.due_at))
+    if party == Party.MERCHANT and state == State.DECIDED and case.closed_at is not None:
+        deadline = appeal_deadline(case.closed_at, time_zone=time_zone, country=country)
+        if not appeal_used(case) and now < deadline:
+            actions.append(AllowedAction(CaseAction.APPEAL, deadline))
+    appealed = case.appealed_at is not None
+    if (
+        party == Party.CUSTOMER
+        and is_open_state
+        and not under_appeal(state=state, appealed=appealed)
+    ):
+        actions.append(AllowedAction(CaseAction.WITHDRAW))
+    return actions

@@ -12,9 +12,16 @@ from django.utils import timezone
 
 from disputes import services
 from disputes.actors import Actor
-from disputes.choices import MemberRole, Program, ProtectionStatus, ProtectionTier, Reason
+from disputes.choices import (
+    EvidenceWeight,
+    MemberRole,
+    Program,
+    ProtectionStatus,
+    ProtectionTier,
+    Reason,
+)
 from disputes.models import Dispute, Merchant, MerchantMembership, Order
-from disputes.policies import protection_ends_at
+from disputes.policies import EVIDENCE_PARTIES, Assessment, evidence_for, protection_ends_at
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -100,3 +107,30 @@ def staff_actor() -> Actor:
 
 def customer_actor(dispute: Dispute) -> Actor:
     return Actor.customer(dispute.order.customer_email)
+
+
+def decision_marks(dispute: Dispute, *, override: bool = True) -> dict[str, Any]:
+    """What `dispute_decide` needs besides the outcome: every evidence item of both sides
+    weighed (as not relevant), the catch-all code, and (unless `override` is False) a written
+    override for a merchant that has not had its say (ignored when it has)."""
+    marks: dict[str, Any] = {
+        "code": "other",
+        "assessments": [
+            Assessment(party, entry.key, EvidenceWeight.NOT_RELEVANT)
+            for party in EVIDENCE_PARTIES
+            for entry in evidence_for(dispute.program, dispute.reason, party)
+        ],
+    }
+    if override:
+        marks["override_reason"] = "The facts are clear without the merchant's answer."
+    return marks
+
+
+def desk_decision_marks(dispute: Dispute, prefix: str = "decide") -> dict[str, str]:
+    """The same marks as the desk's decision form posts them."""
+    fields = {f"{prefix}-code": "other"}
+    for party in EVIDENCE_PARTIES:
+        for entry in evidence_for(dispute.program, dispute.reason, party):
+            fields[f"{prefix}-mark_{party}_{entry.key}"] = EvidenceWeight.NOT_RELEVANT
+    fields[f"{prefix}-override_reason"] = "The facts are clear without the merchant's answer."
+    return fields

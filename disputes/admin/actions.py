@@ -20,6 +20,7 @@ from ..policies import FINAL_STATES
 from .forms import (
     AssignForm,
     DecisionForm,
+    DecisionRecordForm,
     ReopenForm,
     RequestInformationForm,
     ReturnDecisionForm,
@@ -34,14 +35,20 @@ class DeskAction:
     context_name: str
     apply: Callable[[Dispute, Actor, dict[str, Any]], object]
 
-    def bound_form(self, data: Any) -> forms.Form | None:
-        return self.form(data, prefix=self.prefix) if self.form else None
+    def _for(self, dispute: Dispute) -> dict[str, Any]:
+        # A decision's form lists the case's own evidence items.
+        return (
+            {"dispute": dispute} if self.form and issubclass(self.form, DecisionRecordForm) else {}
+        )
+
+    def bound_form(self, data: Any, dispute: Dispute) -> forms.Form | None:
+        return self.form(data, prefix=self.prefix, **self._for(dispute)) if self.form else None
 
     def blank_form(self, dispute: Dispute) -> forms.Form | None:
         if self.form is None:
             return None
         initial = {"assignee": dispute.assigned_to_id} if self.form is AssignForm else None
-        return self.form(prefix=self.prefix, initial=initial)
+        return self.form(prefix=self.prefix, initial=initial, **self._for(dispute))
 
 
 def _assign_me(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> object:
@@ -73,12 +80,21 @@ def _decide(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> object:
         amount=data["amount"],
         reason=data["reason"],
         fraud_proven=data["fraud_proven"],
+        code=data["code"],
+        assessments=data["assessments"],
+        override_reason=data["override_reason"],
     )
 
 
 def _decide_return(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> object:
     return services.dispute_decide_return(
-        dispute=dispute, actor=actor, amount=data["amount"], reason=data["reason"]
+        dispute=dispute,
+        actor=actor,
+        amount=data["amount"],
+        reason=data["reason"],
+        code=data["code"],
+        assessments=data["assessments"],
+        override_reason=data["override_reason"],
     )
 
 

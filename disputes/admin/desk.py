@@ -24,9 +24,17 @@ from django.utils.translation import ngettext
 
 from .. import services as desk
 from ..actors import Actor
-from ..choices import OPEN_STATES, State
+from ..choices import OPEN_STATES, Party, State
 from ..contracts import case_terms_summary
-from ..errors import DomainError
+from ..errors import DecisionIncomplete, DomainError, HearingRequired
+from ..evidence import (
+    EARLIER_ORDERS_SHOWN,
+    automatic_evidence,
+    case_history,
+    checklist,
+    decision_record,
+    earlier_undisputed_orders,
+)
 from ..identifiers import normalise_public_id
 from ..models import (
     Attachment,
@@ -34,7 +42,7 @@ from ..models import (
     DisputeEvent,
     Merchant,
 )
-from ..policies import rate_standing
+from ..policies import evidence_for, merchant_heard, rate_standing
 from ..selectors import PUBLIC_ID_PATTERN, dispute_rate_counts
 from ..views.documents import document_response
 from .actions import DESK_ACTIONS, desk_actions_allowed
@@ -285,6 +293,7 @@ class DisputeAdmin(admin.ModelAdmin):
             ),
             "merchant_rate": merchant_rate_recent(dispute.merchant, timezone.now()),
             "allowed": allowed,
+            **_evidence_context(dispute),
         }
         for name, desk_action in DESK_ACTIONS.items():
             if desk_action.context_name:
@@ -304,13 +313,15 @@ class DisputeAdmin(admin.ModelAdmin):
             raise PermissionDenied
         actor = _staff_actor(request)
         desk_action = DESK_ACTIONS[action]
-        form = desk_action.bound_form(request.POST)
+        form = desk_action.bound_form(request.POST, dispute)
         try:
             if form is None or form.is_valid():
                 desk_action.apply(dispute, actor, form.cleaned_data if form else {})
         except DomainError as error:
             if form is not None and error.field in form.fields:
                 form.add_error(error.field, error.message)
+            elif form is not None and isinstance(error, DecisionIncomplete | HearingRequired):
+                form.add_error(None, error.message)  # keep what support wrote on the form
             else:  # e.g. a colleague decided first: say so on the fresh case view
                 messages.error(request, error.message)
                 return redirect("admin:disputes_dispute_change", dispute.pk)
@@ -329,6 +340,24 @@ class DisputeAdmin(admin.ModelAdmin):
         if attachment is None:
             raise Http404
         return document_response(attachment)
+
+
+def _evidence_context(dispute: Dispute) -> dict[str, Any]:
+    """Both sides' checklists, the orders the portal found, whether the merchant was heard,
+    and the current decision's record."""
+    automatic = automatic_evidence(dispute)
+    earlier = list(earlier_undisputed_orders(dispute)[:EARLIER_ORDERS_SHOWN])
+    return {
+        "merchant_checklist": checklist(dispute, Party.MERCHANT, automatic=automatic),
+        "customer_checklist": checklist(dispute, Party.CUSTOMER),
+        "earlier_orders": earlier if "earlier_orders" in automatic or earlier else [],
+        "shows_earlier_orders": any(
+            entry.key == "earlier_orders"
+            for entry in evidence_for(dispute.program, dispute.reason, Party.MERCHANT)
+        ),
+        "merchant_heard": merchant_heard(case_history(dispute)),
+        "record": decision_record(dispute),
+    }
 
 
 def _staff_actor(request: HttpRequest) -> Actor:

@@ -10,7 +10,61 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from ..choices import Outcome, Party
+from ..choices import EvidenceWeight, Outcome, Party
+from ..models import Dispute
+from ..policies import EVIDENCE_PARTIES, Assessment, decision_codes_for, evidence_for
+
+_SIDE_LABELS = {Party.MERCHANT: _("Merchant"), Party.CUSTOMER: _("Customer")}
+
+
+class DecisionRecordForm(forms.Form):
+    """The itemised record a decision carries: a reason code, every evidence item of both
+    sides weighed (a line on each decisive one), and the override when the merchant was not
+    heard. Cleans to `code`, `assessments` and `override_reason` for the service."""
+
+    def __init__(self, *args: Any, dispute: Dispute, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"] = forms.ChoiceField(
+            label=_("Decision reason code (both parties see it)"),
+            choices=[("", "—")]
+            + [(code.code, code.label) for code in decision_codes_for(dispute.reason)],
+        )
+        self.marks: list[tuple[str, str, str, str]] = []  # (party, key, mark field, note field)
+        for party in EVIDENCE_PARTIES:
+            for entry in evidence_for(dispute.program, dispute.reason, party):
+                mark, note = f"mark_{party}_{entry.key}", f"note_{party}_{entry.key}"
+                self.fields[mark] = forms.ChoiceField(
+                    label=f"{_SIDE_LABELS[party]}: {entry.item.label}",
+                    choices=EvidenceWeight.choices,
+                    widget=forms.RadioSelect,
+                    error_messages={"required": _("Weigh this item.")},
+                )
+                self.fields[note] = forms.CharField(
+                    label=_("Why it was decisive"), required=False, max_length=500
+                )
+                self.marks.append((party, entry.key, mark, note))
+        self.fields["override_reason"] = forms.CharField(
+            label=_(
+                "Deciding for the customer without hearing the merchant: why (the merchant "
+                "reads it and may appeal again)"
+            ),
+            required=False,
+            widget=forms.Textarea(attrs={"rows": 3}),
+        )
+
+    def mark_rows(self) -> list[tuple[Any, Any]]:
+        return [(self[mark], self[note]) for _party, _key, mark, note in self.marks]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for _party, _key, mark, note in self.marks:
+            if cleaned.get(mark) == EvidenceWeight.DECISIVE and not cleaned.get(note):
+                self.add_error(note, _("Write a line on why this item was decisive."))
+        cleaned["assessments"] = [
+            Assessment(party, key, cleaned.get(mark) or "", cleaned.get(note) or "")
+            for party, key, mark, note in self.marks
+        ]
+        return cleaned
 
 
 class RequestInformationForm(forms.Form):
@@ -34,7 +88,7 @@ class RequestInformationForm(forms.Form):
     )
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(DecisionRecordForm):
     outcome = forms.ChoiceField(
         label=_("Decision"),
         widget=forms.RadioSelect,
@@ -61,7 +115,7 @@ class DecisionForm(forms.Form):
     )
 
 
-class ReturnDecisionForm(forms.Form):
+class ReturnDecisionForm(DecisionRecordForm):
     amount = forms.DecimalField(
         label=_("Refund after the return"),
         required=False,

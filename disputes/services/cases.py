@@ -39,6 +39,7 @@ from ..policies import (
     RETURN_CONFIRM_WINDOW,
     ReplyEffect,
     appeal_open,
+    appeal_used,
     at_stake_for,
     customer_reply_effect,
     is_open,
@@ -54,12 +55,17 @@ from ..policies import (
 from ..uploads import CheckedFile
 from .machinery import (
     Change,
+    EvidenceInput,
     apply_transition,
     attach_documents,
+    attach_evidence,
+    checked_evidence,
     clean_message,
     escalate,
+    evidence_data,
     files_removed_on_failure,
     lock_for_actor,
+    note_evidence,
     now_or_current,
     pause_for,
     persist,
@@ -79,11 +85,13 @@ def dispute_open(
     documents: Sequence[CheckedFile] = (),
     language: str | None = None,
     disputed_amount: Decimal | None = None,
+    evidence: Sequence[EvidenceInput] = (),
     now: datetime | None = None,
 ) -> Dispute:
     """Open a case for an order: start the merchant's window, or go straight to support.
 
-    `language` is the one the customer used; their emails follow it.
+    `language` is the one the customer used; their emails follow it. `evidence` holds the items
+    of the customer's checklist for the reason, given with the opening.
     """
     now = now_or_current(now)
     policy = policy_for(program)
@@ -127,7 +135,11 @@ def dispute_open(
             terms=terms_row,
             opened_at=now,
         )
-        change = Change(events=[events.opened(dispute, actor=actor, now=now)])
+        given = checked_evidence(dispute, Party.CUSTOMER, evidence)
+        note_evidence(dispute, Party.CUSTOMER, given)
+        change = Change(
+            events=[events.opened(dispute, actor=actor, now=now, items=evidence_data(given))]
+        )
         if rule.straight_to_support:
             escalate(dispute, change, now=now, actor=SYSTEM, cause="straight_to_support")
         else:
@@ -149,6 +161,7 @@ def dispute_open(
             order.save(update_fields=["payment_state", "updated_at"])
         recorded = record_with_fees(change, now=now)
         attach_documents(dispute, recorded[0], documents, uploaded_by=actor.kind, stored=stored)
+        attach_evidence(dispute, recorded[0], given, uploaded_by=actor.kind, stored=stored)
     return dispute
 
 
@@ -160,9 +173,11 @@ def dispute_respond(
     amount: Decimal | str | None,
     message: str,
     documents: Sequence[CheckedFile] = (),
+    evidence: Sequence[EvidenceInput] = (),
     now: datetime | None = None,
 ) -> Dispute:
-    """The merchant's answer: a full, partial or after-return refund, or none; message required."""
+    """The merchant's answer: a full, partial or after-return refund, or none; message required.
+    `evidence` holds items of the merchant's checklist for the reason, given with the answer."""
     message = clean_message(message, required=True)
     with files_removed_on_failure() as stored, transaction.atomic():
         dispute = lock_for_actor(dispute, actor=actor)
@@ -180,11 +195,16 @@ def dispute_respond(
             order_amount=dispute.disputed_amount,
             currency=dispute.currency,
         )
+        given = checked_evidence(dispute, Party.MERCHANT, evidence)
+        note_evidence(dispute, Party.MERCHANT, given)
+        items = evidence_data(given)
         change = Change(disputes=[dispute])
         if skips_customer_step(policy.rule_for(dispute.reason), terms):
             # Refused after a cancellation: the customer's step is skipped (docs/rules.md §2).
             dispute.refund_offer, dispute.refund_offer_amount = terms.offer, terms.amount
-            change.events.append(events.offer_made(dispute, actor=actor, now=now, message=message))
+            change.events.append(
+                events.offer_made(dispute, actor=actor, now=now, message=message, items=items)
+            )
             escalate(dispute, change, now=now, actor=SYSTEM, cause="refused_after_cancellation")
         else:
             due_at = window_deadline(dispute.merchant, policy.customer_window, start=now)
@@ -193,9 +213,12 @@ def dispute_respond(
                 due_at=due_at,
                 reminder_due_at=next_reminder_at(due_at, policy.customer_reminder_days, after=now),
             )
-            change.events.append(events.offer_made(dispute, actor=actor, now=now, message=message))
+            change.events.append(
+                events.offer_made(dispute, actor=actor, now=now, message=message, items=items)
+            )
         recorded = persist(change, now=now)
         attach_documents(dispute, recorded[0], documents, uploaded_by=actor.kind, stored=stored)
+        attach_evidence(dispute, recorded[0], given, uploaded_by=actor.kind, stored=stored)
     return dispute
 
 
@@ -337,6 +360,55 @@ def dispute_add_message(
     return dispute
 
 
+def dispute_add_evidence(
+    *,
+    dispute: Dispute,
+    actor: Actor,
+    evidence: Sequence[EvidenceInput],
+    message: str = "",
+    now: datetime | None = None,
+) -> Dispute:
+    """Evidence for support from the customer or the merchant, at any stage until the case is
+    decided: items of the side's checklist (text, or documents tagged with the item they
+    prove) and an optional note. Each addition is a new timeline event that the author and
+    support see, never an edit of an earlier one; when support asked this side for
+    information, it is that information and the case goes back to support."""
+    message = clean_message(message, required=False)
+    if actor.kind not in (ActorKind.CUSTOMER, ActorKind.MERCHANT):
+        raise TransitionNotAllowed()
+    if not evidence and not message:
+        raise InvalidChoice(
+            gettext("Give at least one evidence item or write a note."), field="evidence"
+        )
+    party = Party(actor.kind)
+    with files_removed_on_failure() as stored, transaction.atomic():
+        dispute = lock_for_actor(dispute, actor=actor)
+        now = now_or_current(now)
+        if not dispute.is_open or dispute.state == State.AWAITING_RETURN:
+            raise TransitionNotAllowed(gettext("Evidence can be added until the case is decided."))
+        given = checked_evidence(dispute, party, evidence)
+        note_evidence(dispute, party, given)
+        items = evidence_data(given)
+        change = Change(disputes=[dispute])
+        if (
+            dispute.state == State.INFO_REQUESTED
+            and dispute.information_requested_from == party
+            and is_open(dispute.due_at, now)
+        ):
+            apply_transition(dispute, "return_to_support")
+            event = events.info_provided(
+                dispute, actor=actor, now=now, party=party, message=message, items=items
+            )
+        else:
+            event = events.evidence_added(
+                dispute, actor=actor, now=now, party=party, message=message, items=items
+            )
+        change.events.append(event)
+        recorded = persist(change, now=now)
+        attach_evidence(dispute, recorded[0], given, uploaded_by=actor.kind, stored=stored)
+    return dispute
+
+
 def dispute_renew_customer_link(*, order: Order, now: datetime | None = None) -> Dispute | None:
     """Email the customer a fresh link to the order's case; links sent before stop working.
 
@@ -462,7 +534,7 @@ def dispute_appeal(
             raise TransitionNotAllowed()
         if not appeal_open(
             closed_at=dispute.closed_at,
-            appealed=dispute.appealed_at is not None,
+            appealed=appeal_used(dispute),
             now=now,
             time_zone=dispute.merchant.time_zone,
             country=dispute.merchant.country,

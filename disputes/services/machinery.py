@@ -37,10 +37,13 @@ from ..instructions import NewInstruction, instructions_write
 from ..models import TRANSITION_FIELDS, Attachment, Dispute, DisputeEvent, Merchant, Order
 from ..notices import queue_notices
 from ..policies import (
+    GivenEvidence,
     MoneyEffect,
     Window,
     at_stake_for,
+    check_evidence,
     deadline_after,
+    evidence_key,
     moved_on_close,
     payment_on_close,
     payment_on_open,
@@ -107,15 +110,17 @@ def save_disputes(disputes: Sequence[Dispute]) -> None:
     if len(disputes) == 1:
         disputes[0].save(update_fields=TRANSITION_FIELDS)
         return
-    groups: dict[tuple[object, ...], list[int]] = {}
+    groups: dict[tuple[object, ...], tuple[tuple[object, ...], list[int]]] = {}
     for dispute in disputes:
         fields = dispute.__dict__  # the raw values: no descriptor (django-fsm's) in the way
         values = tuple(fields[attname] for attname in _TRANSITION_ATTNAMES)
-        groups.setdefault(values, []).append(dispute.pk)
+        # A list (the evidence given) is no dict key: its tuple stands in for it.
+        key = tuple(tuple(v) if isinstance(v, list) else v for v in values)
+        groups.setdefault(key, (values, []))[1].append(dispute.pk)
     if len(groups) > 10:
         Dispute.objects.bulk_update(disputes, TRANSITION_FIELDS)
         return
-    for values, ids in groups.items():
+    for values, ids in groups.values():
         Dispute.objects.filter(pk__in=ids).update(
             **dict(zip(_TRANSITION_ATTNAMES, values, strict=True))
         )
@@ -285,6 +290,7 @@ def attach_documents(
     *,
     uploaded_by: str,
     stored: list[FieldFile],
+    evidence_item: str = "",
 ) -> None:
     for document in documents:
         attachment = Attachment(
@@ -295,7 +301,65 @@ def attach_documents(
             size=document.size,
             sha256=document.sha256,
             uploaded_by=uploaded_by,
+            evidence_item=evidence_item,
         )
         attachment.file.save(document.original_name, document.content, save=False)
         stored.append(attachment.file)
         attachment.save()
+
+
+@dataclass(frozen=True)
+class EvidenceInput:
+    """One checklist item as a side gives it: a line of text, or documents that prove it."""
+
+    key: str
+    value: str = ""
+    documents: Sequence[CheckedFile] = ()
+
+
+def checked_evidence(
+    dispute: Dispute, party: str, evidence: Sequence[EvidenceInput]
+) -> list[EvidenceInput]:
+    """The items, checked against this side's checklist for the case's reason."""
+    checked = check_evidence(
+        dispute.program,
+        dispute.reason,
+        party,
+        [GivenEvidence(e.key, e.value, len(e.documents)) for e in evidence],
+    )
+    return [
+        EvidenceInput(given.key, given.value, entry.documents)
+        for given, entry in zip(checked, evidence, strict=True)
+    ]
+
+
+def note_evidence(dispute: Dispute, party: str, evidence: Sequence[EvidenceInput]) -> None:
+    """Add the items to what the case records as given (saved with the case)."""
+    if evidence:
+        keys = set(dispute.evidence_provided or [])
+        keys.update(evidence_key(party, entry.key) for entry in evidence)
+        dispute.evidence_provided = sorted(keys)
+
+
+def evidence_data(evidence: Sequence[EvidenceInput]) -> list[dict[str, str]]:
+    """The items as the timeline event states them (documents are its attachments)."""
+    return [{"item": entry.key, "value": entry.value} for entry in evidence]
+
+
+def attach_evidence(
+    dispute: Dispute,
+    event: DisputeEvent,
+    evidence: Sequence[EvidenceInput],
+    *,
+    uploaded_by: str,
+    stored: list[FieldFile],
+) -> None:
+    for entry in evidence:
+        attach_documents(
+            dispute,
+            event,
+            entry.documents,
+            uploaded_by=uploaded_by,
+            stored=stored,
+            evidence_item=entry.key,
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -13,6 +15,7 @@ from ..actors import Actor
 from ..choices import (
     OPEN_STATES,
     ActorKind,
+    EventType,
     Outcome,
     Party,
     Reason,
@@ -21,16 +24,23 @@ from ..choices import (
 from ..errors import (
     DeadlinePassed,
     DisputeAlreadyOpen,
+    HearingRequired,
     InvalidChoice,
     TransitionNotAllowed,
 )
-from ..models import Dispute
+from ..evidence import automatic_evidence, case_history
+from ..models import DecisionAssessment, Dispute, DisputeEvent
 from ..policies import (
     RETURN_WINDOW,
+    Assessment,
     DayCount,
     Window,
     can_reopen,
+    check_decision_record,
+    evidence_key,
     is_open,
+    merchant_heard,
+    needs_hearing_override,
     parse_amount,
     policy_for,
     settled_amount_for_decision,
@@ -101,19 +111,99 @@ def dispute_provide_information(
     return dispute
 
 
+@dataclass(frozen=True)
+class _Judgement:
+    """A decision's record, checked: the code, the weighing, the override (if one was due)."""
+
+    code: str
+    record: list[Assessment]
+    override_reason: str
+    automatic: set[str]
+
+    def event_record(self) -> list[dict[str, str]]:
+        return [
+            {"party": a.party, "item": a.key, "weight": a.weight, "note": a.note}
+            for a in self.record
+        ]
+
+
+def _judge(
+    dispute: Dispute,
+    *,
+    outcome: str,
+    code: str,
+    assessments: Sequence[Assessment],
+    override_reason: str,
+) -> _Judgement:
+    """Check a decision before it is taken: against the merchant only once it was heard (or
+    with a written override), every evidence item weighed, a code that fits."""
+    override_reason = (override_reason or "").strip()
+    if needs_hearing_override(outcome):
+        if merchant_heard(case_history(dispute)):
+            override_reason = ""  # nothing to override
+        elif not override_reason:
+            raise HearingRequired(field="override_reason")
+    else:
+        override_reason = ""
+    record = check_decision_record(
+        program=dispute.program,
+        reason=dispute.reason,
+        outcome=outcome,
+        code=code,
+        assessments=assessments,
+    )
+    return _Judgement(code, record, override_reason, automatic_evidence(dispute))
+
+
+def _store_record(
+    dispute: Dispute, judgement: _Judgement, recorded: Sequence[DisputeEvent], *, now: datetime
+) -> None:
+    """The decision's weighing as the case's current record; an earlier decision's record
+    stays, marked as no longer current."""
+    event = next(e for e in recorded if e.event_type in DECISION_EVENTS)
+    DecisionAssessment.objects.filter(dispute_id=dispute.pk, current=True).update(current=False)
+    provided = set(dispute.evidence_provided or [])
+    DecisionAssessment.objects.bulk_create(
+        DecisionAssessment(
+            dispute_id=dispute.pk,
+            event=event,
+            merchant_id=dispute.merchant_id,
+            reason=dispute.reason,
+            party=a.party,
+            item=a.key,
+            provided=evidence_key(a.party, a.key) in provided
+            or (a.party == Party.MERCHANT and a.key in judgement.automatic),
+            weight=a.weight,
+            note=a.note,
+            created_at=now,
+        )
+        for a in judgement.record
+    )
+
+
+DECISION_EVENTS = (EventType.DECIDED, EventType.RETURN_DECIDED)
+
+
 def dispute_decide(
     *,
     dispute: Dispute,
     actor: Actor,
     outcome: str,
     reason: str,
+    code: str = "",
+    assessments: Sequence[Assessment] = (),
+    override_reason: str = "",
     amount: Decimal | str | None = None,
     fraud_proven: bool = False,
     now: datetime | None = None,
 ) -> Dispute:
     """Support decides: for the merchant (invoice reactivated) or the customer (charged back).
 
-    `fraud_proven` marks an unauthorized purchase shown to be fraud: no dispute fee for it.
+    The decision carries its itemised record: `assessments` weigh every evidence item of both
+    sides, `code` is a decision reason code that fits the outcome. A decision for the customer
+    on a case where the merchant has not had its say needs `override_reason`, which the merchant
+    reads and which gives it a fresh appeal. `fraud_proven` marks an unauthorized purchase shown
+    to be fraud: no dispute fee for it.
     """
     reason = clean_message(reason, required=True)
     if actor.kind != ActorKind.STAFF:
@@ -128,6 +218,15 @@ def dispute_decide(
             disputed_amount=dispute.disputed_amount,
             currency=dispute.currency,
         )
+        if dispute.state not in (State.ESCALATED, State.INFO_REQUESTED):
+            raise TransitionNotAllowed()
+        judgement = _judge(
+            dispute,
+            outcome=outcome,
+            code=code,
+            assessments=assessments,
+            override_reason=override_reason,
+        )
         apply_transition(
             dispute,
             "decide",
@@ -137,11 +236,16 @@ def dispute_decide(
             reason=reason,
             decided_by_id=actor.user_id,
             fraud_proven=fraud_proven and dispute.reason == Reason.UNAUTHORIZED,
+            code=judgement.code,
+            override_reason=judgement.override_reason,
         )
         change = Change(disputes=[dispute])
-        change.events.append(events.decided(dispute, actor=actor, now=now))
+        change.events.append(
+            events.decided(dispute, actor=actor, now=now, record=judgement.event_record())
+        )
         settle_order(dispute, change)
-        persist(change, now=now)
+        recorded = persist(change, now=now)
+        _store_record(dispute, judgement, recorded, now=now)
     return dispute
 
 
@@ -170,11 +274,15 @@ def dispute_decide_return(
     dispute: Dispute,
     actor: Actor,
     reason: str,
+    code: str = "",
+    assessments: Sequence[Assessment] = (),
+    override_reason: str = "",
     amount: Decimal | str | None = None,
     now: datetime | None = None,
 ) -> Dispute:
     """Support decides "refund after the goods are returned": the customer gets a deadline to
-    send them back; the refund follows the merchant's confirmation of receipt."""
+    send them back; the refund follows the merchant's confirmation of receipt. A decision for
+    the customer: it carries the same record, and waits for the merchant's say, as `decide`."""
     reason = clean_message(reason, required=True)
     if actor.kind != ActorKind.STAFF:
         raise TransitionNotAllowed()
@@ -188,6 +296,15 @@ def dispute_decide_return(
             disputed_amount=dispute.disputed_amount,
             currency=dispute.currency,
         )
+        if dispute.state not in (State.ESCALATED, State.INFO_REQUESTED):
+            raise TransitionNotAllowed()
+        judgement = _judge(
+            dispute,
+            outcome=Outcome.CUSTOMER,
+            code=code,
+            assessments=assessments,
+            override_reason=override_reason,
+        )
         due_at = window_deadline(dispute.merchant, RETURN_WINDOW, start=now)
         apply_transition(
             dispute,
@@ -196,10 +313,15 @@ def dispute_decide_return(
             reason=reason,
             decided_by_id=actor.user_id,
             due_at=due_at,
+            code=judgement.code,
+            override_reason=judgement.override_reason,
         )
         change = Change(disputes=[dispute])
-        change.events.append(events.return_decided(dispute, actor=actor, now=now))
-        persist(change, now=now)
+        change.events.append(
+            events.return_decided(dispute, actor=actor, now=now, record=judgement.event_record())
+        )
+        recorded = persist(change, now=now)
+        _store_record(dispute, judgement, recorded, now=now)
     return dispute
 
 

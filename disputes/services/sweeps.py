@@ -168,6 +168,7 @@ def dispute_expire_information_requests(
                     "so the case is decided for the customer."
                 ),
                 decided_by_id=None,
+                code="merchant_did_not_answer",
             )
             change.events.append(events.decided(dispute, actor=SYSTEM, now=now))
             settle_order(dispute, change)

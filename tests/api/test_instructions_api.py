@@ -26,6 +26,7 @@ from notifications.services import outbox_deliver_due
 from tests.factories import (
     MerchantFactory,
     OrderFactory,
+    decision_marks,
     merchant_actor,
     open_dispute,
     staff_actor,
@@ -48,6 +49,7 @@ def decided_for_the_customer(merchant=None):  # type: ignore[no-untyped-def]
     dispute.refresh_from_db()
     services.dispute_decide(
         dispute=dispute,
+        **decision_marks(dispute),
         actor=staff_actor(),
         outcome=Outcome.CUSTOMER,
         reason="The parcel was never delivered.",
@@ -250,7 +252,11 @@ def test_an_order_paid_at_checkout_is_charged_back_not_cancelled(operator):
     services.dispute_escalate_overdue(now=dispute.due_at + timedelta(minutes=1))
     dispute.refresh_from_db()
     services.dispute_decide(
-        dispute=dispute, actor=staff_actor(), outcome=Outcome.CUSTOMER, reason="Not delivered."
+        dispute=dispute,
+        **decision_marks(dispute),
+        actor=staff_actor(),
+        outcome=Outcome.CUSTOMER,
+        reason="Not delivered.",
     )
     kinds = [item["type"] for item in operator.get("/api/v1/payment-instructions").json()["data"]]
     assert kinds == [InstructionKind.FEE_CHARGED, InstructionKind.CHARGE_BACK]

@@ -28,7 +28,13 @@ from disputes.choices import Outcome, Reason
 from notifications.emails import render_email
 from notifications.models import OutboxMessage
 from tests.billing.factories import MARCH, ensure_default_schedule, place_orders
-from tests.factories import MembershipFactory, MerchantFactory, open_dispute, staff_actor
+from tests.factories import (
+    MembershipFactory,
+    MerchantFactory,
+    decision_marks,
+    open_dispute,
+    staff_actor,
+)
 
 IN_MARCH = datetime(2026, 3, 10, 9, tzinfo=UTC)
 ON_TIME = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
@@ -46,6 +52,7 @@ def decide(dispute, *, at, outcome=Outcome.CUSTOMER, fraud_proven=False):
     with time_machine.travel(at, tick=False):
         return disputes.dispute_decide(
             dispute=dispute,
+            **decision_marks(dispute),
             actor=staff_actor(),
             outcome=outcome,
             reason="Decided on the evidence.",

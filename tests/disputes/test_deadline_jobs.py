@@ -33,6 +33,7 @@ from tests.factories import (
     MerchantFactory,
     OrderFactory,
     customer_actor,
+    decision_marks,
     merchant_actor,
     open_dispute,
     staff_actor,
@@ -457,10 +458,20 @@ def test_two_staff_decisions_at_once_yield_one_decision():
         alice, bob = staff_actor(), staff_actor()
         results = run_together(
             lambda d=dispute, alice=alice: services.dispute_decide(
-                dispute=d, actor=alice, outcome=Outcome.MERCHANT, reason="Alice", now=NOW
+                dispute=d,
+                **decision_marks(d),
+                actor=alice,
+                outcome=Outcome.MERCHANT,
+                reason="Alice",
+                now=NOW,
             ),
             lambda d=dispute, bob=bob: services.dispute_decide(
-                dispute=d, actor=bob, outcome=Outcome.CUSTOMER, reason="Bob", now=NOW
+                dispute=d,
+                **decision_marks(d),
+                actor=bob,
+                outcome=Outcome.CUSTOMER,
+                reason="Bob",
+                now=NOW,
             ),
         )
         successes = [r for r in results if isinstance(r, Dispute)]

@@ -38,6 +38,7 @@ from tests.factories import (
     OrderFactory,
     UserFactory,
     customer_actor,
+    decision_marks,
     merchant_actor,
     open_dispute,
     staff_actor,
@@ -88,6 +89,7 @@ def decide(dispute, outcome, *, now=NOW):
     services.dispute_escalate_overdue(now=dispute.due_at) if dispute.due_at else None
     return services.dispute_decide(
         dispute=Dispute.objects.get(pk=dispute.pk),
+        **decision_marks(Dispute.objects.get(pk=dispute.pk)),
         actor=staff_actor(),
         outcome=outcome,
         reason="Tracking shows the parcel was delivered.",

@@ -15,7 +15,7 @@ from disputes import services
 from disputes.choices import InstructionKind, Outcome, PaymentState, Program, Reason
 from disputes.models import Dispute, Order, PaymentInstruction
 from disputes.orders import order_patch
-from tests.factories import MembershipFactory, OrderFactory, staff_actor
+from tests.factories import MembershipFactory, OrderFactory, decision_marks, staff_actor
 
 pytestmark = pytest.mark.django_db
 START = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
@@ -47,6 +47,7 @@ def escalated_case(*, paid: bool) -> Dispute:
 def decide(dispute: Dispute, outcome: Outcome, amount: str | None = None) -> None:
     services.dispute_decide(
         dispute=dispute,
+        **decision_marks(dispute),
         actor=staff_actor(),
         outcome=outcome,
         amount=amount,

@@ -39,6 +39,7 @@ from tests.factories import (
     MerchantFactory,
     OrderFactory,
     customer_actor,
+    decision_marks,
     merchant_actor,
     open_dispute,
     staff_actor,
@@ -552,6 +553,7 @@ def test_support_decides_with_a_written_reason(outcome, amount, settled, payment
     staff = staff_actor()
     services.dispute_decide(
         dispute=dispute,
+        **decision_marks(dispute),
         actor=staff,
         outcome=outcome,
         amount=amount,
@@ -575,11 +577,17 @@ def test_a_decision_needs_a_reason_and_a_staff_member():
     before = snapshot(dispute)
     with pytest.raises(MissingMessage):
         services.dispute_decide(
-            dispute=dispute, actor=staff_actor(), outcome=Outcome.MERCHANT, reason="", now=NOW
+            dispute=dispute,
+            **decision_marks(dispute),
+            actor=staff_actor(),
+            outcome=Outcome.MERCHANT,
+            reason="",
+            now=NOW,
         )
     with pytest.raises(TransitionNotAllowed):
         services.dispute_decide(
             dispute=dispute,
+            **decision_marks(dispute),
             actor=merchant_actor(dispute.merchant),
             outcome=Outcome.MERCHANT,
             reason="I win",
@@ -594,6 +602,7 @@ def test_a_split_decision_needs_a_partial_amount(amount):
     with pytest.raises(InvalidAmount):
         services.dispute_decide(
             dispute=dispute,
+            **decision_marks(dispute),
             actor=staff_actor(),
             outcome=Outcome.SPLIT,
             amount=amount,
@@ -608,6 +617,7 @@ def test_support_cannot_decide_a_case_still_with_the_merchant():
     with pytest.raises(TransitionNotAllowed):
         services.dispute_decide(
             dispute=dispute,
+            **decision_marks(dispute),
             actor=staff_actor(),
             outcome=Outcome.MERCHANT,
             reason="Early",
@@ -619,11 +629,17 @@ def test_support_cannot_decide_a_case_still_with_the_merchant():
 def test_a_decided_case_cannot_be_decided_again():
     dispute = escalated_case()
     services.dispute_decide(
-        dispute=dispute, actor=staff_actor(), outcome=Outcome.MERCHANT, reason="First", now=NOW
+        dispute=dispute,
+        **decision_marks(dispute),
+        actor=staff_actor(),
+        outcome=Outcome.MERCHANT,
+        reason="First",
+        now=NOW,
     )
     with pytest.raises(TransitionNotAllowed):
         services.dispute_decide(
             dispute=dispute,
+            **decision_marks(dispute),
             actor=staff_actor(),
             outcome=Outcome.CUSTOMER,
             reason="Second",

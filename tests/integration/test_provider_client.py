@@ -43,7 +43,7 @@ from examples.provider_client import (
 )
 from notifications.models import Channel, DeliveryStatus, OutboxMessage
 from notifications.services import outbox_deliver_due
-from tests.factories import staff_actor
+from tests.factories import decision_marks, staff_actor
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -299,6 +299,7 @@ def test_a_provider_integration_end_to_end(
     receiver.secret = [provider_endpoint.secret]
     services.dispute_decide(
         dispute=dispute_2,
+        **decision_marks(dispute_2),
         actor=staff_actor(),
         outcome="customer",
         reason="No proof of delivery.",

@@ -21,6 +21,8 @@ from tests.factories import (
     MerchantFactory,
     UserFactory,
     customer_actor,
+    decision_marks,
+    desk_decision_marks,
     merchant_actor,
     open_dispute,
     staff_actor,
@@ -64,6 +66,7 @@ def test_the_support_groups_exist_with_their_permissions():
 def decide_return(dispute, amount=None):
     return services.dispute_decide_return(
         dispute=dispute,
+        **decision_marks(dispute),
         actor=staff_actor(),
         reason="Refund once the jacket is back.",
         amount=amount,
@@ -135,7 +138,12 @@ def decided_case(outcome=Outcome.CUSTOMER):
     dispute = escalated()
     first = staff_actor()
     services.dispute_decide(
-        dispute=dispute, actor=first, outcome=outcome, reason="First decision.", now=NOW
+        dispute=dispute,
+        **decision_marks(dispute),
+        actor=first,
+        outcome=outcome,
+        reason="First decision.",
+        now=NOW,
     )
     return dispute, first
 
@@ -160,10 +168,16 @@ def test_a_merchant_appeals_once_and_a_different_colleague_decides():
 
     with pytest.raises(TransitionNotAllowed, match="different staff member"):
         services.dispute_decide(
-            dispute=dispute, actor=first, outcome=Outcome.MERCHANT, reason="Mine again", now=NOW
+            dispute=dispute,
+            **decision_marks(dispute),
+            actor=first,
+            outcome=Outcome.MERCHANT,
+            reason="Mine again",
+            now=NOW,
         )
     services.dispute_decide(
         dispute=dispute,
+        **decision_marks(dispute),
         actor=staff_actor(),
         outcome=Outcome.MERCHANT,
         reason="The delivery note proves delivery.",
@@ -302,6 +316,7 @@ def test_an_agent_decides_with_a_reason_that_both_parties_see(client):
             "decide-outcome": "split",
             "decide-amount": "40.00",
             "decide-reason": "Half the order was delivered.",
+            **desk_decision_marks(dispute),
         },
     )
     dispute.refresh_from_db()
@@ -329,7 +344,11 @@ def test_an_action_not_allowed_now_gets_a_clear_message(client):
     dispute = open_dispute(now=NOW)  # still with the merchant
     response = client.post(
         desk_url(dispute, "decide"),
-        {"decide-outcome": "merchant", "decide-reason": "Too early"},
+        {
+            "decide-outcome": "merchant",
+            "decide-reason": "Too early",
+            **desk_decision_marks(dispute),
+        },
         follow=True,
     )
     assert "not possible in the case&#x27;s current state" in response.content.decode()
@@ -342,7 +361,12 @@ def test_refund_after_return_from_the_desk(client):
     client.force_login(staff("support agent"))
     dispute = escalated()
     client.post(
-        desk_url(dispute, "decide_return"), {"return-amount": "", "return-reason": "Return first."}
+        desk_url(dispute, "decide_return"),
+        {
+            "return-amount": "",
+            "return-reason": "Return first.",
+            **desk_decision_marks(dispute, "return"),
+        },
     )
     dispute.refresh_from_db()
     assert dispute.state == State.AWAITING_RETURN
@@ -386,7 +410,12 @@ def test_an_appeal_needs_a_lead_who_did_not_decide_first(client):
     lead = staff("support lead")
     client.force_login(lead)
     client.post(
-        desk_url(dispute, "decide"), {"decide-outcome": "merchant", "decide-reason": "Proof holds."}
+        desk_url(dispute, "decide"),
+        {
+            "decide-outcome": "merchant",
+            "decide-reason": "Proof holds.",
+            **desk_decision_marks(dispute),
+        },
     )
     dispute.refresh_from_db()
     assert (dispute.state, dispute.decided_by) == (State.DECIDED, lead)
@@ -412,6 +441,7 @@ def test_proven_fraud_is_recorded_only_for_unauthorized_purchases(client):
             "decide-outcome": "customer",
             "decide-reason": "Stolen card.",
             "decide-fraud_proven": "on",
+            **desk_decision_marks(fraud),
         },
     )
     fraud.refresh_from_db()
@@ -420,6 +450,7 @@ def test_proven_fraud_is_recorded_only_for_unauthorized_purchases(client):
     services.dispute_escalate_overdue(now=NOW + timedelta(days=30))
     services.dispute_decide(
         dispute=other,
+        **decision_marks(other),
         actor=staff_actor(),
         outcome=Outcome.CUSTOMER,
         reason="Broken.",

@@ -29,6 +29,7 @@ from tests.factories import (
     OrderFactory,
     UserFactory,
     customer_actor,
+    decision_marks,
     open_dispute,
     staff_actor,
 )
@@ -51,6 +52,7 @@ def at(month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
 def decide(dispute: Dispute, when: datetime) -> Dispute:
     return services.dispute_decide(
         dispute=dispute,
+        **decision_marks(dispute),
         actor=staff_actor(),
         outcome="customer",
         reason="The merchant did not show delivery.",
