@@ -11,15 +11,24 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args
 
+from django.utils import timezone
 from ninja import Schema
 from ninja.responses import NinjaJSONEncoder
 from pydantic import AfterValidator, Field
 
 from billing.models import Statement, StatementLine
-from disputes.choices import ActorKind, RefundOffer, Visibility
+from disputes.choices import ActorKind, Party, RefundOffer, Visibility
 from disputes.contracts import terms_of
+from disputes.evidence import decision_record, side_completeness
 from disputes.models import Attachment, Dispute, DisputeEvent
-from disputes.policies import merchant_window_for, minor_units
+from disputes.policies import (
+    allowed_actions,
+    evidence_for,
+    merchant_window_for,
+    minor_units,
+    support_waiting_for,
+)
+from disputes.selectors import support_handler
 from disputes.uploads import MAX_FILES
 
 
@@ -74,6 +83,55 @@ class CaseTermsOut(Schema):
     valid_from: date | None = Field(description="First day of that version (None: defaults).")
 
 
+class ChecklistItemOut(Schema):
+    key: str = Field(examples=["tracking_number"])
+    label: str
+    help: str
+    kind: str = Field(description="document, text, or automatic (found by the portal)")
+    essential: bool
+    given: bool
+
+
+class EvidenceOut(Schema):
+    """The merchant's evidence checklist for the case's reason, and how much of it is given."""
+
+    essential_given: int = Field(examples=[2])
+    essential_total: int = Field(examples=[3])
+    complete: bool
+    missing: list[str] = Field(description="Keys of the essential items not given yet.")
+    items: list[ChecklistItemOut]
+
+
+class AllowedActionOut(Schema):
+    action: str = Field(examples=["respond"])
+    until: datetime | None = Field(description="The action's deadline, when it has one.")
+
+
+class RecordLineOut(Schema):
+    party: str = Field(description="merchant or customer: whose evidence")
+    item: str
+    label: str
+    given: bool
+    weight: str = Field(description="decisive, insufficient or not_relevant")
+    note: str
+
+
+class DecisionOut(Schema):
+    """Support's itemised decision record: the reason code and each evidence item weighed."""
+
+    code: str = Field(examples=["delivery_proven"])
+    label: str
+    override_reason: str | None = Field(
+        description="Set when support decided without hearing the merchant: why."
+    )
+    record: list[RecordLineOut]
+
+
+class HandlerOut(Schema):
+    first_name: str
+    team: str
+
+
 class DisputeOut(Schema):
     id: str = Field(examples=["DP-7K2M-Q9XD-4HTA"])
     program: str
@@ -95,6 +153,16 @@ class DisputeOut(Schema):
     closed_at: datetime | None
     updated_at: datetime
     terms: CaseTermsOut
+    evidence: EvidenceOut
+    allowed_actions: list[AllowedActionOut] = Field(
+        description="What the merchant may do on the case now, each with its deadline."
+    )
+    decision: DecisionOut | None
+    handler: HandlerOut | None = Field(description="Who handles the case at support.")
+    support_waiting_for: str | None = Field(
+        description="decision, information_from_merchant, information_from_customer, "
+        "goods_returned or return_confirmed; None when the case is not with support."
+    )
 
 
 def case_terms_out(dispute: Dispute) -> CaseTermsOut:
@@ -141,7 +209,72 @@ def dispute_out(dispute: Dispute) -> DisputeOut:
         closed_at=utc(dispute.closed_at),
         updated_at=utc(dispute.updated_at),
         terms=case_terms_out(dispute),
+        evidence=evidence_out(dispute),
+        allowed_actions=[
+            AllowedActionOut.model_construct(action=a.action.value, until=utc(a.until))
+            for a in allowed_actions(
+                dispute,
+                Party.MERCHANT,
+                now=timezone.now(),
+                time_zone=dispute.merchant.time_zone,
+                country=dispute.merchant.country,
+            )
+        ],
+        decision=decision_out(dispute),
+        handler=handler_out(dispute),
+        support_waiting_for=(waits.value if (waits := support_waiting_for(dispute)) else None),
     )
+
+
+def evidence_out(dispute: Dispute) -> EvidenceOut:
+    state = side_completeness(dispute, Party.MERCHANT)
+    given = set(state.given)
+    return EvidenceOut.model_construct(
+        essential_given=state.essential_given,
+        essential_total=state.essential_total,
+        complete=state.complete,
+        missing=list(state.missing),
+        items=[
+            ChecklistItemOut.model_construct(
+                key=entry.key,
+                label=str(entry.item.label),
+                help=str(entry.item.help),
+                kind=entry.item.kind.value,
+                essential=entry.essential,
+                given=entry.key in given,
+            )
+            for entry in evidence_for(dispute.program, dispute.reason, Party.MERCHANT)
+        ],
+    )
+
+
+def decision_out(dispute: Dispute) -> DecisionOut | None:
+    record = decision_record(dispute)
+    if record is None:
+        return None
+    return DecisionOut.model_construct(
+        code=record.code,
+        label=record.code_label,
+        override_reason=record.override_reason or None,
+        record=[
+            RecordLineOut.model_construct(
+                party=line.party,
+                item=line.key,
+                label=line.label,
+                given=line.provided,
+                weight=line.weight,
+                note=line.note,
+            )
+            for line in record.lines
+        ],
+    )
+
+
+def handler_out(dispute: Dispute) -> HandlerOut | None:
+    handler = support_handler(dispute)
+    if handler is None:
+        return None
+    return HandlerOut.model_construct(first_name=handler.first_name, team=handler.team)
 
 
 def dispute_payload(dispute: Dispute) -> dict[str, Any]:
@@ -215,6 +348,16 @@ RefundChoice = Literal["full", "partial", "after_return", "none"]
 assert set(get_args(RefundChoice)) == set(RefundOffer.values)  # noqa: S101 - one list of offers
 
 
+class EvidenceIn(Schema):
+    """One item of the merchant's checklist for the case's reason (see `evidence.items`)."""
+
+    item: str = Field(max_length=40, examples=["tracking_number"])
+    value: Text = Field("", max_length=200, description="For a text item, e.g. the number.")
+    files: list[FileId] = Field(
+        default_factory=list, max_length=MAX_FILES, description="For a document item."
+    )
+
+
 class RespondIn(Schema):
     refund: RefundChoice
     amount: Text | None = Field(
@@ -222,6 +365,7 @@ class RespondIn(Schema):
     )
     message: Text = Field(min_length=1, max_length=10000)
     files: list[FileId] = Field(default_factory=list, max_length=MAX_FILES)
+    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=20)
 
 
 class AcceptIn(Schema):
@@ -231,6 +375,14 @@ class AcceptIn(Schema):
 class MessageIn(Schema):
     message: Text = Field(min_length=1, max_length=10000)
     files: list[FileId] = Field(default_factory=list, max_length=MAX_FILES)
+
+
+class EvidenceSubmissionIn(Schema):
+    """Evidence for support: checklist items, plain documents, and a note (at least one)."""
+
+    message: Text = Field("", max_length=10000)
+    files: list[FileId] = Field(default_factory=list, max_length=MAX_FILES)
+    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=20)
 
 
 class FileOut(Schema):

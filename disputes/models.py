@@ -772,10 +772,10 @@ class Attachment(models.Model):
 class DecisionAssessment(models.Model):
     """One evidence item of one side as support weighed it in a decision: the itemised record
     both parties read, and what the evidence figures count. A later decision of the same case
-    (after an appeal or a reopening) marks the earlier rows as no longer current."""
+    (after an appeal or a reopening) marks the earlier rows as no longer current; the decision's
+    timeline event keeps each record as it was."""
 
     dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="assessments")
-    event = models.ForeignKey(DisputeEvent, on_delete=models.PROTECT, related_name="+")
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(_("reason"), max_length=40, choices=Reason.choices)
     party = models.CharField(_("side"), max_length=16, choices=Party.choices)

@@ -1443,3 +1443,27 @@ def allowed_actions(
     ):
         actions.append(AllowedAction(CaseAction.WITHDRAW))
     return actions
+
+
+class SupportWaitsFor(StrEnum):
+    """What a case with support waits for, as the case pages and the API say it."""
+
+    DECISION = "decision"
+    MERCHANT_INFORMATION = "information_from_merchant"
+    CUSTOMER_INFORMATION = "information_from_customer"
+    GOODS_RETURNED = "goods_returned"
+    RETURN_CONFIRMED = "return_confirmed"
+
+
+def support_waiting_for(case: CaseFacts) -> SupportWaitsFor | None:
+    if case.state == State.ESCALATED:
+        return SupportWaitsFor.DECISION
+    if case.state == State.INFO_REQUESTED:
+        if case.information_requested_from == Party.MERCHANT:
+            return SupportWaitsFor.MERCHANT_INFORMATION
+        return SupportWaitsFor.CUSTOMER_INFORMATION
+    if case.state == State.AWAITING_RETURN:
+        if case.return_shipped_at is None:
+            return SupportWaitsFor.GOODS_RETURNED
+        return SupportWaitsFor.RETURN_CONFIRMED
+    return None

@@ -10,6 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core import signing
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.functions import TruncMonth
@@ -362,3 +363,20 @@ def dashboard_reasons_by_month(
         )
         by_month.setdefault(month, {})[row["reason"]] = row["total"]
     return sorted(by_month.items())
+
+
+@dataclass(frozen=True)
+class Handler:
+    """Who handles a case at support, as the parties see it: a first name and the team."""
+
+    first_name: str
+    team: str
+
+
+def support_handler(dispute: Dispute) -> Handler | None:
+    """The assigned colleague (first name only, never the login) and the operator's team name;
+    None until the case is assigned."""
+    user = dispute.assigned_to if dispute.assigned_to_id else None
+    if user is None:
+        return None
+    return Handler(first_name=user.first_name.strip(), team=settings.SUPPORT_TEAM_NAME)

@@ -190,6 +190,8 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Dispute portal <disputes@localhost>")
 # Where customers and merchants write to support (named on pages that send them there).
 SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@localhost")
+# The name the parties read for the desk that handles their case ("Anna, Disputes team").
+SUPPORT_TEAM_NAME = env.str("SUPPORT_TEAM_NAME", default="Support team")
 
 # --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

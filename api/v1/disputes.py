@@ -12,14 +12,17 @@ from pydantic import Field, field_validator
 from disputes import selectors, services
 from disputes.choices import Program, Reason, State
 from disputes.errors import DisputeNotFound
-from disputes.models import Dispute
+from disputes.models import Dispute, Merchant
 
 from ..idempotency import idempotent
+from ..models import ApiUpload
 from ..schemas import (
     AcceptIn,
     DisputeListOut,
     DisputeOut,
     EventListOut,
+    EvidenceIn,
+    EvidenceSubmissionIn,
     MessageIn,
     RespondIn,
     api_json,
@@ -45,6 +48,18 @@ def _dispute(request: HttpRequest, dispute_id: str) -> Dispute:
 
 def _case(dispute: Dispute) -> tuple[int, dict[str, Any]]:
     return 200, api_json(dispute_out(dispute))
+
+
+def _evidence(
+    merchant: Merchant, items: list[EvidenceIn]
+) -> tuple[list[services.EvidenceInput], list[ApiUpload]]:
+    """The payload's checklist items with their uploaded documents."""
+    given, used = [], []
+    for item in items:
+        documents, uploads = api_uploads_for(merchant=merchant, file_ids=item.files)
+        given.append(services.EvidenceInput(item.item, item.value, documents))
+        used.extend(uploads)
+    return given, used
 
 
 class DisputeListQuery(Schema):
@@ -130,9 +145,12 @@ def list_events(request: HttpRequest, dispute_id: DisputeId) -> Any:
 )
 @idempotent(domain_error_body)
 def respond(request: HttpRequest, dispute_id: DisputeId, payload: RespondIn) -> Any:
-    """Answer the customer: a full, partial or after-return refund, or none."""
+    """Answer the customer: a full, partial or after-return refund, or none, with the items of
+    the case's evidence checklist (`evidence.items`) that defend it."""
     dispute = _dispute(request, dispute_id)
-    documents, uploads = api_uploads_for(merchant=request_merchant(request), file_ids=payload.files)
+    merchant = request_merchant(request)
+    documents, uploads = api_uploads_for(merchant=merchant, file_ids=payload.files)
+    evidence, evidence_uploads = _evidence(merchant, payload.evidence)
     dispute = services.dispute_respond(
         dispute=dispute,
         actor=request_actor(request),
@@ -140,8 +158,9 @@ def respond(request: HttpRequest, dispute_id: DisputeId, payload: RespondIn) -> 
         amount=payload.amount,
         message=payload.message,
         documents=documents,
+        evidence=evidence,
     )
-    api_uploads_used(uploads)
+    api_uploads_used(uploads + evidence_uploads)
     return _case(dispute)
 
 
@@ -197,6 +216,20 @@ def add_message(request: HttpRequest, dispute_id: DisputeId, payload: MessageIn)
     auth=requires(Scope.DISPUTES_WRITE),
 )
 @idempotent(domain_error_body)
-def add_evidence(request: HttpRequest, dispute_id: DisputeId, payload: MessageIn) -> Any:
-    """Evidence for support only; the customer does not see it. Answers an information request."""
-    return _add_message(request, dispute_id, payload, for_support=True)
+def add_evidence(request: HttpRequest, dispute_id: DisputeId, payload: EvidenceSubmissionIn) -> Any:
+    """Evidence for support only, until the case is decided; the customer does not see it.
+    Checklist items (`evidence`), plain documents (`files`) and a note (`message`): at least
+    one. Each submission is a new timeline entry; it answers an information request."""
+    dispute = _dispute(request, dispute_id)
+    merchant = request_merchant(request)
+    evidence, used = _evidence(merchant, payload.evidence)
+    documents, uploads = api_uploads_for(merchant=merchant, file_ids=payload.files)
+    dispute = services.dispute_add_evidence(
+        dispute=dispute,
+        actor=request_actor(request),
+        evidence=evidence,
+        documents=documents,
+        message=payload.message,
+    )
+    api_uploads_used(used + uploads)
+    return _case(dispute)

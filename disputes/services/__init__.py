@@ -10,6 +10,7 @@ The package is split by who acts; each module uses the shared machinery in `mach
 
 from .cases import (
     dispute_accept,
+    dispute_add_evidence,
     dispute_add_message,
     dispute_appeal,
     dispute_confirm_return,
@@ -20,6 +21,7 @@ from .cases import (
     dispute_respond,
     dispute_withdraw,
 )
+from .machinery import EvidenceInput
 from .protection import (
     order_end_protection,
     order_expire_protection,
@@ -45,7 +47,9 @@ from .sweeps import (
 )
 
 __all__ = [
+    "EvidenceInput",
     "dispute_accept",
+    "dispute_add_evidence",
     "dispute_add_message",
     "dispute_appeal",
     "dispute_assign",

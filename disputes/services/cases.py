@@ -70,6 +70,7 @@ from .machinery import (
     pause_for,
     persist,
     record_with_fees,
+    retire_decision_record,
     settle_order,
     window_deadline,
 )
@@ -365,20 +366,22 @@ def dispute_add_evidence(
     dispute: Dispute,
     actor: Actor,
     evidence: Sequence[EvidenceInput],
+    documents: Sequence[CheckedFile] = (),
     message: str = "",
     now: datetime | None = None,
 ) -> Dispute:
     """Evidence for support from the customer or the merchant, at any stage until the case is
     decided: items of the side's checklist (text, or documents tagged with the item they
-    prove) and an optional note. Each addition is a new timeline event that the author and
-    support see, never an edit of an earlier one; when support asked this side for
-    information, it is that information and the case goes back to support."""
+    prove), other documents, and a note; at least one of them. Each addition is a new
+    timeline event that the author and support see, never an edit of an earlier one; when
+    support asked this side for information, it is that information and the case goes back
+    to support."""
     message = clean_message(message, required=False)
     if actor.kind not in (ActorKind.CUSTOMER, ActorKind.MERCHANT):
         raise TransitionNotAllowed()
-    if not evidence and not message:
+    if not evidence and not documents and not message:
         raise InvalidChoice(
-            gettext("Give at least one evidence item or write a note."), field="evidence"
+            gettext("Give at least one evidence item, a document or a note."), field="evidence"
         )
     party = Party(actor.kind)
     with files_removed_on_failure() as stored, transaction.atomic():
@@ -405,6 +408,7 @@ def dispute_add_evidence(
             )
         change.events.append(event)
         recorded = persist(change, now=now)
+        attach_documents(dispute, recorded[0], documents, uploaded_by=actor.kind, stored=stored)
         attach_evidence(dispute, recorded[0], given, uploaded_by=actor.kind, stored=stored)
     return dispute
 
@@ -541,6 +545,7 @@ def dispute_appeal(
         ):
             raise DeadlinePassed(gettext("A decision can be appealed once, within 14 days."))
         apply_transition(dispute, "appeal", now=now)
+        retire_decision_record(dispute)
         change = Change(disputes=[dispute])
         change.events.append(events.appealed(dispute, actor=actor, now=now, message=message))
         recorded = persist(change, now=now)

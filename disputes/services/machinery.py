@@ -34,7 +34,15 @@ from ..errors import (
     TransitionNotAllowed,
 )
 from ..instructions import NewInstruction, instructions_write
-from ..models import TRANSITION_FIELDS, Attachment, Dispute, DisputeEvent, Merchant, Order
+from ..models import (
+    TRANSITION_FIELDS,
+    Attachment,
+    DecisionAssessment,
+    Dispute,
+    DisputeEvent,
+    Merchant,
+    Order,
+)
 from ..notices import queue_notices
 from ..policies import (
     GivenEvidence,
@@ -363,3 +371,9 @@ def attach_evidence(
             stored=stored,
             evidence_item=entry.key,
         )
+
+
+def retire_decision_record(dispute: Dispute) -> None:
+    """The case's decision no longer stands (appealed, reopened, decided anew): its itemised
+    record stays for the history but is no longer the current one."""
+    DecisionAssessment.objects.filter(dispute_id=dispute.pk, current=True).update(current=False)

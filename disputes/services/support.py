@@ -15,7 +15,6 @@ from ..actors import Actor
 from ..choices import (
     OPEN_STATES,
     ActorKind,
-    EventType,
     Outcome,
     Party,
     Reason,
@@ -29,7 +28,7 @@ from ..errors import (
     TransitionNotAllowed,
 )
 from ..evidence import automatic_evidence, case_history
-from ..models import DecisionAssessment, Dispute, DisputeEvent
+from ..models import DecisionAssessment, Dispute
 from ..policies import (
     RETURN_WINDOW,
     Assessment,
@@ -53,6 +52,7 @@ from .machinery import (
     now_or_current,
     pause_for,
     persist,
+    retire_decision_record,
     settle_order,
     window_deadline,
 )
@@ -155,18 +155,14 @@ def _judge(
     return _Judgement(code, record, override_reason, automatic_evidence(dispute))
 
 
-def _store_record(
-    dispute: Dispute, judgement: _Judgement, recorded: Sequence[DisputeEvent], *, now: datetime
-) -> None:
-    """The decision's weighing as the case's current record; an earlier decision's record
-    stays, marked as no longer current."""
-    event = next(e for e in recorded if e.event_type in DECISION_EVENTS)
-    DecisionAssessment.objects.filter(dispute_id=dispute.pk, current=True).update(current=False)
+def _store_record(dispute: Dispute, judgement: _Judgement, *, now: datetime) -> None:
+    """The decision's weighing as the case's current record, stored before the timeline event
+    so that its webhook carries it; an earlier decision's record stays, no longer current."""
+    retire_decision_record(dispute)
     provided = set(dispute.evidence_provided or [])
     DecisionAssessment.objects.bulk_create(
         DecisionAssessment(
             dispute_id=dispute.pk,
-            event=event,
             merchant_id=dispute.merchant_id,
             reason=dispute.reason,
             party=a.party,
@@ -179,9 +175,6 @@ def _store_record(
         )
         for a in judgement.record
     )
-
-
-DECISION_EVENTS = (EventType.DECIDED, EventType.RETURN_DECIDED)
 
 
 def dispute_decide(
@@ -244,8 +237,8 @@ def dispute_decide(
             events.decided(dispute, actor=actor, now=now, record=judgement.event_record())
         )
         settle_order(dispute, change)
-        recorded = persist(change, now=now)
-        _store_record(dispute, judgement, recorded, now=now)
+        _store_record(dispute, judgement, now=now)
+        persist(change, now=now)
     return dispute
 
 
@@ -320,8 +313,8 @@ def dispute_decide_return(
         change.events.append(
             events.return_decided(dispute, actor=actor, now=now, record=judgement.event_record())
         )
-        recorded = persist(change, now=now)
-        _store_record(dispute, judgement, recorded, now=now)
+        _store_record(dispute, judgement, now=now)
+        persist(change, now=now)
     return dispute
 
 
@@ -362,6 +355,7 @@ def dispute_reopen(
         if not can_reopen(state=dispute.state, order_has_open_case=False):
             raise TransitionNotAllowed(gettext("Only a decided or settled case can be reopened."))
         apply_transition(dispute, "reopen", now=now)
+        retire_decision_record(dispute)
         change = Change(disputes=[dispute])
         change.events.append(events.reopened(dispute, actor=actor, now=now, reason=reason))
         pause_for(dispute, change)

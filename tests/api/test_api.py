@@ -161,7 +161,9 @@ def test_messages_reach_the_customer_and_evidence_only_support(api, merchant):
     assert post(api, f"{url}/messages", {"message": "Tracking: 123"}).status_code == 200
     assert post(api, f"{url}/evidence", {"message": "Signed receipt"}).status_code == 200
     visibility = dict(
-        dispute.events.filter(event_type=EventType.MESSAGE).values_list("message", "visibility")
+        dispute.events.filter(
+            event_type__in=[EventType.MESSAGE, EventType.EVIDENCE_ADDED]
+        ).values_list("message", "visibility")
     )
     assert visibility == {"Tracking: 123": Visibility.BOTH, "Signed receipt": Visibility.MERCHANT}
 
