@@ -93,13 +93,12 @@ class ChecklistItemOut(Schema):
 
 
 class EvidenceOut(Schema):
-    """The merchant's evidence checklist for the case's reason, and how much of it is given."""
+    """How much of the merchant's evidence checklist for the case's reason is given."""
 
     essential_given: int = Field(examples=[2])
     essential_total: int = Field(examples=[3])
     complete: bool
     missing: list[str] = Field(description="Keys of the essential items not given yet.")
-    items: list[ChecklistItemOut]
 
 
 class AllowedActionOut(Schema):
@@ -116,7 +115,7 @@ class RecordLineOut(Schema):
     note: str
 
 
-class DecisionOut(Schema):
+class DecisionRecordOut(Schema):
     """Support's itemised decision record: the reason code and each evidence item weighed."""
 
     code: str = Field(examples=["delivery_proven"])
@@ -124,7 +123,7 @@ class DecisionOut(Schema):
     override_reason: str | None = Field(
         description="Set when support decided without hearing the merchant: why."
     )
-    record: list[RecordLineOut]
+    lines: list[RecordLineOut]
 
 
 class HandlerOut(Schema):
@@ -157,7 +156,12 @@ class DisputeOut(Schema):
     allowed_actions: list[AllowedActionOut] = Field(
         description="What the merchant may do on the case now, each with its deadline."
     )
-    decision: DecisionOut | None
+    decision_code: str | None = Field(
+        description="The decision's reason code (see GET /disputes/{id} for its record)."
+    )
+    decision_override_reason: str | None = Field(
+        description="Why support decided without hearing the merchant, when it did."
+    )
     handler: HandlerOut | None = Field(description="Who handles the case at support.")
     support_waiting_for: str | None = Field(
         description="decision, information_from_merchant, information_from_customer, "
@@ -210,6 +214,8 @@ def dispute_out(dispute: Dispute) -> DisputeOut:
         updated_at=utc(dispute.updated_at),
         terms=case_terms_out(dispute),
         evidence=evidence_out(dispute),
+        decision_code=dispute.decision_code or None,
+        decision_override_reason=dispute.override_reason or None,
         allowed_actions=[
             AllowedActionOut.model_construct(action=a.action.value, until=utc(a.until))
             for a in allowed_actions(
@@ -220,7 +226,6 @@ def dispute_out(dispute: Dispute) -> DisputeOut:
                 country=dispute.merchant.country,
             )
         ],
-        decision=decision_out(dispute),
         handler=handler_out(dispute),
         support_waiting_for=(waits.value if (waits := support_waiting_for(dispute)) else None),
     )
@@ -228,13 +233,28 @@ def dispute_out(dispute: Dispute) -> DisputeOut:
 
 def evidence_out(dispute: Dispute) -> EvidenceOut:
     state = side_completeness(dispute, Party.MERCHANT)
-    given = set(state.given)
     return EvidenceOut.model_construct(
         essential_given=state.essential_given,
         essential_total=state.essential_total,
         complete=state.complete,
         missing=list(state.missing),
-        items=[
+    )
+
+
+class DisputeDetailOut(DisputeOut):
+    """One case as GET /disputes/{id}, the answers to actions and the webhooks give it: the
+    list's fields, the merchant's checklist item by item, and the decision's record."""
+
+    evidence_checklist: list[ChecklistItemOut]
+    decision_record: DecisionRecordOut | None
+
+
+def dispute_detail_out(dispute: Dispute) -> DisputeDetailOut:
+    state = side_completeness(dispute, Party.MERCHANT)
+    given = set(state.given)
+    return DisputeDetailOut.model_construct(
+        **dict(dispute_out(dispute)),
+        evidence_checklist=[
             ChecklistItemOut.model_construct(
                 key=entry.key,
                 label=str(entry.item.label),
@@ -245,18 +265,19 @@ def evidence_out(dispute: Dispute) -> EvidenceOut:
             )
             for entry in evidence_for(dispute.program, dispute.reason, Party.MERCHANT)
         ],
+        decision_record=decision_record_out(dispute),
     )
 
 
-def decision_out(dispute: Dispute) -> DecisionOut | None:
+def decision_record_out(dispute: Dispute) -> DecisionRecordOut | None:
     record = decision_record(dispute)
     if record is None:
         return None
-    return DecisionOut.model_construct(
+    return DecisionRecordOut.model_construct(
         code=record.code,
         label=record.code_label,
         override_reason=record.override_reason or None,
-        record=[
+        lines=[
             RecordLineOut.model_construct(
                 party=line.party,
                 item=line.key,
@@ -279,7 +300,7 @@ def handler_out(dispute: Dispute) -> HandlerOut | None:
 
 def dispute_payload(dispute: Dispute) -> dict[str, Any]:
     """The case as JSON-safe data, for webhook bodies."""
-    return api_json(dispute_out(dispute))
+    return api_json(dispute_detail_out(dispute))
 
 
 class DisputeListOut(Schema):

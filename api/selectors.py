@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core import signing
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from disputes.errors import DomainError
-from disputes.models import DecisionAssessment, Dispute, Merchant
+from disputes.models import Dispute, Merchant
 
 _CURSOR_SALT = "disputes.api-list"
 
@@ -101,14 +101,6 @@ def dispute_list_for_merchant(
         _filtered(merchant, filters)
         .select_related("order", "terms", "assigned_to")
         .only(*API_LIST_FIELDS)
-        .prefetch_related(
-            # The decided cases' records, in one query for the page.
-            Prefetch(
-                "assessments",
-                queryset=DecisionAssessment.objects.filter(current=True),
-                to_attr="current_assessments",
-            )
-        )
         .order_by("-opened_at", "-id")
     )
     if cursor:

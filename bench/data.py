@@ -421,7 +421,8 @@ def _insert_cases(cursor: CursorWrapper, first: int, last: int, *, now: datetime
             customer_language, state, outcome, next_actor, due_at, reminder_due_at,
             information_requested_from, currency, order_amount, disputed_amount, refund_offer,
             refund_offer_amount, settled_amount, opened_at, escalated_at, closed_at,
-            decision_reason, updated_at, customer_link_version, fraud_proven, moved_amount)
+            decision_reason, updated_at, customer_link_version, fraud_proven, moved_amount,
+            decision_code, override_reason, evidence_provided)
         SELECT
             'DP-' || substr(h, 1, 4) || '-' || substr(h, 5, 4) || '-' || substr(h, 9, 4),
             order_id, merchant_id, program, reason,
@@ -464,7 +465,12 @@ def _insert_cases(cursor: CursorWrapper, first: int, last: int, *, now: datetime
                  WHEN state = 'decided' AND r3 < 1.0 / 3 THEN 0
                  WHEN state = 'decided' AND r3 < 2.0 / 3 THEN amount
                  WHEN state = 'decided' THEN round(amount * 0.5, 2)
-                 ELSE 0 END
+                 ELSE 0 END,
+            CASE WHEN state = 'decided' THEN 'other' ELSE '' END, '',
+            -- Half the answered cases carry the carrier and tracking number the feed gave.
+            CASE WHEN state NOT IN ('awaiting_merchant', 'escalated') AND r2 < 0.5
+                 THEN '["merchant:carrier", "merchant:tracking_number"]'::jsonb
+                 ELSE '[]'::jsonb END
         FROM (
             SELECT c.order_id, o.merchant_id, o.currency, o.amount, o.customer_language AS language,
                    c.opened_at, c.r2, c.r3,

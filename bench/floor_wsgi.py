@@ -3,8 +3,10 @@
 It does what the database part of the portal's request does and nothing else: it finds the API
 key by its SHA-256 (the same query, and the same once-a-minute `last_used_at` write), reads the
 merchant's first page with the same query, and writes the same JSON body, cursor included, with
-one persistent psycopg connection per worker. No Django, no validation, no middleware: what is
-left is the cost of the SQL, of turning rows into JSON, and of HTTP.
+one persistent psycopg connection per worker. No Django request machinery, no validation, no
+middleware: what is left is the cost of the SQL, of the domain's pure rules that derive a case's
+allowed actions and evidence completeness (the same functions the portal calls), of turning rows
+into JSON, and of HTTP.
 
 The SQL is written out here; every benchmark run compares it with what the portal sends for the
 same request (`bench.api_load.captured_sql`) and reports `same_sql`, as it reports `same_json`
@@ -24,16 +26,21 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 
+# The domain's pure rules (no ORM, no settings): the floor derives what the portal derives.
+from disputes.policies import allowed_actions, completeness, support_waiting_for
+
 KEY_PREFIX = "dpk_live_"  # api.keys.KEY_PREFIX
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # api.keys.LAST_USED_RESOLUTION
 PAGE_SIZE = 25  # the API's default `limit`
 CURSOR_SALT = "disputes.api-list"  # api.selectors._CURSOR_SALT
+SUPPORT_TEAM_NAME = os.environ.get("SUPPORT_TEAM_NAME", "Support team")  # settings
 
 KEY_COLUMNS = (
     "id",
@@ -78,6 +85,7 @@ DISPUTE_COLUMNS = (
     "outcome",
     "next_actor",
     "due_at",
+    "information_requested_from",
     "currency",
     "order_amount",
     "disputed_amount",
@@ -89,6 +97,12 @@ DISPUTE_COLUMNS = (
     "escalated_at",
     "closed_at",
     "decision_reason",
+    "decision_code",
+    "override_reason",
+    "evidence_provided",
+    "assigned_to_id",
+    "return_shipped_at",
+    "appealed_at",
     "updated_at",
 )
 ORDER_COLUMNS = (
@@ -109,6 +123,7 @@ TERMS_COLUMNS = (
     "protection_window_days",
     "fee_plan",
 )
+USER_COLUMNS = ("id", "first_name")
 # A case opened under no contract terms has the defaults (disputes.policies.DEFAULT_TERMS).
 DEFAULT_DISPUTE_WINDOW = (21, "calendar")
 DEFAULT_PROTECTION_WINDOW = (5, "calendar")
@@ -143,20 +158,27 @@ TOUCH_SQL = (
 LIST_SQL = (
     f"SELECT {_columns('disputes_dispute', DISPUTE_COLUMNS)}, "  # noqa: S608
     f"{_columns('disputes_order', ORDER_COLUMNS)}, "
-    f"{_columns('disputes_contractterms', TERMS_COLUMNS)} "
+    f"{_columns('disputes_contractterms', TERMS_COLUMNS)}, "
+    f"{_columns('auth_user', USER_COLUMNS)} "
     'FROM "disputes_dispute" '
     'INNER JOIN "disputes_order" ON ("disputes_dispute"."order_id" = "disputes_order"."id") '
     'LEFT OUTER JOIN "disputes_contractterms" '
     'ON ("disputes_dispute"."terms_id" = "disputes_contractterms"."id") '
+    'LEFT OUTER JOIN "auth_user" ON ("disputes_dispute"."assigned_to_id" = "auth_user"."id") '
     'WHERE "disputes_dispute"."merchant_id" = %s '
     'ORDER BY "disputes_dispute"."opened_at" DESC, "disputes_dispute"."id" DESC '
     f"LIMIT {PAGE_SIZE + 1}"
 )
 
 _KEY = {name: i for i, name in enumerate(KEY_COLUMNS)}
+_M = {name: len(KEY_COLUMNS) + i for i, name in enumerate(MERCHANT_COLUMNS)}
 _D = {name: i for i, name in enumerate(DISPUTE_COLUMNS)}
 _O = {name: len(DISPUTE_COLUMNS) + i for i, name in enumerate(ORDER_COLUMNS)}
 _T = {name: len(DISPUTE_COLUMNS) + len(ORDER_COLUMNS) + i for i, name in enumerate(TERMS_COLUMNS)}
+_U = {
+    name: len(DISPUTE_COLUMNS) + len(ORDER_COLUMNS) + len(TERMS_COLUMNS) + i
+    for i, name in enumerate(USER_COLUMNS)
+}
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -216,7 +238,64 @@ def _terms(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
-def _dispute(row: tuple[Any, ...]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Case:
+    """What the domain's pure rules read of a case (disputes.policies.CaseFacts)."""
+
+    program: str
+    state: str
+    due_at: datetime | None
+    information_requested_from: str
+    return_shipped_at: datetime | None
+    appealed_at: datetime | None
+    closed_at: datetime | None
+    override_reason: str
+
+
+def _case_rules(row: tuple[Any, ...], merchant: tuple[Any, ...], now: datetime) -> dict[str, Any]:
+    """The rule-derived fields of a case (api.schemas.dispute_out): the same pure functions."""
+    case = _Case(
+        program=row[_D["program"]],
+        state=row[_D["state"]],
+        due_at=row[_D["due_at"]],
+        information_requested_from=row[_D["information_requested_from"]],
+        return_shipped_at=row[_D["return_shipped_at"]],
+        appealed_at=row[_D["appealed_at"]],
+        closed_at=row[_D["closed_at"]],
+        override_reason=row[_D["override_reason"]],
+    )
+    evidence = completeness(
+        case.program, row[_D["reason"]], "merchant", row[_D["evidence_provided"]] or []
+    )
+    waits = support_waiting_for(case)
+    first_name = row[_U["first_name"]]
+    return {
+        "evidence": {
+            "essential_given": evidence.essential_given,
+            "essential_total": evidence.essential_total,
+            "complete": evidence.complete,
+            "missing": list(evidence.missing),
+        },
+        "allowed_actions": [
+            {"action": action.action.value, "until": _iso(action.until)}
+            for action in allowed_actions(
+                case,
+                "merchant",
+                now=now,
+                time_zone=merchant[_M["time_zone"]],
+                country=merchant[_M["country"]],
+            )
+        ],
+        "decision_code": row[_D["decision_code"]] or None,
+        "decision_override_reason": row[_D["override_reason"]] or None,
+        "handler": None
+        if row[_U["id"]] is None
+        else {"first_name": (first_name or "").strip(), "team": SUPPORT_TEAM_NAME},
+        "support_waiting_for": waits.value if waits else None,
+    }
+
+
+def _dispute(row: tuple[Any, ...], merchant: tuple[Any, ...], now: datetime) -> dict[str, Any]:
     currency = row[_D["currency"]]
     return {
         "id": row[_D["public_id"]],
@@ -244,17 +323,21 @@ def _dispute(row: tuple[Any, ...]) -> dict[str, Any]:
         "closed_at": _iso(row[_D["closed_at"]]),
         "updated_at": _iso(row[_D["updated_at"]]),
         "terms": _terms(row),
+        **_case_rules(row, merchant, now),
     }
 
 
-def list_body(rows: Sequence[tuple[Any, ...]], *, secret_key: str) -> bytes:
-    """The API's JSON for one page of LIST_SQL's rows (one more row than the page means more)."""
+def list_body(
+    rows: Sequence[tuple[Any, ...]], *, key: tuple[Any, ...], now: datetime, secret_key: str
+) -> bytes:
+    """The API's JSON for one page of LIST_SQL's rows (one more row than the page means more);
+    `key` is KEY_SQL's row (its merchant's time zone and country date the deadlines)."""
     page = rows[:PAGE_SIZE]
     next_cursor = None
     if len(rows) > PAGE_SIZE:
         last = page[-1]
         next_cursor = signed_cursor(last[_D["opened_at"]], last[_D["id"]], secret_key=secret_key)
-    body = {"data": [_dispute(row) for row in page], "next_cursor": next_cursor}
+    body = {"data": [_dispute(row, key, now) for row in page], "next_cursor": next_cursor}
     return json.dumps(body).encode()
 
 
@@ -305,10 +388,11 @@ class FloorApp:
                 # Unknown key, or a partner's (which must name a merchant: not part of the floor).
                 status = "401 Unauthorized" if key is None else "400 Bad Request"
                 return respond(start_response, status, {"error": {"code": "unauthorized"}})
-            touch_key(cursor, key)
+            now = touch_key(cursor, key)
             cursor.execute(LIST_SQL, (key[_KEY["merchant_id"]],))
             rows = cursor.fetchall()
-        return respond(start_response, "200 OK", list_body(rows, secret_key=self.secret_key))
+        body = list_body(rows, key=key, now=now, secret_key=self.secret_key)
+        return respond(start_response, "200 OK", body)
 
 
 def respond(

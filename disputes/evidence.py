@@ -176,9 +176,7 @@ def decision_record(dispute: Dispute) -> DecisionRecord | None:
     """The current decision's record (a decided case, or one waiting for the return), or None."""
     if not dispute.decision_code:
         return None
-    rows = getattr(dispute, "current_assessments", None)  # prefetched for a list page
-    if rows is None:
-        rows = list(DecisionAssessment.objects.filter(dispute_id=dispute.pk, current=True))
+    rows = DecisionAssessment.objects.filter(dispute_id=dispute.pk, current=True)
     items = {
         (party, entry.key): entry
         for party in EVIDENCE_PARTIES

@@ -13,10 +13,19 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from .choices import CustomerReply, ProtectionAnswer, Reason
+from .choices import CustomerReply, EvidenceKind, Party, Program, ProtectionAnswer, Reason
 from .models import Order
-from .policies import PAYMENT_DISPUTE, PROTECTION_ANSWERS_OPENING_A_CASE, customer_replies_for
+from .policies import (
+    BUYER_PROTECTION,
+    PAYMENT_DISPUTE,
+    PROTECTION_ANSWERS_OPENING_A_CASE,
+    ChecklistItem,
+    customer_replies_for,
+    evidence_for,
+    evidence_item,
+)
 from .selectors import merchant_choices_for_public_form, order_find_for_customer
+from .services import EvidenceInput
 from .uploads import CheckedFile, UploadRejected, check_uploads
 
 MESSAGE_MAX_LENGTH = 5000
@@ -157,17 +166,58 @@ class FindOrderForm(forms.Form):
         return cleaned
 
 
-class PaymentDisputeForm(forms.Form):
+class OpeningEvidenceMixin:
+    """The customer's checklist on an opening form, for every reason the form offers: each
+    field says which reasons it serves (the page shows those of the chosen reason), and the
+    service gets the chosen reason's items. What was given for another reason is kept:
+    documents join the plain documents, text joins the description."""
+
+    fields: dict[str, forms.Field]
+    cleaned_data: dict[str, Any]
+
+    def add_opening_evidence(self, program: str, reasons: Sequence[str]) -> None:
+        serves: dict[str, list[str]] = {}
+        entries: dict[str, ChecklistItem] = {}
+        for reason in reasons:
+            for entry in evidence_for(program, reason, Party.CUSTOMER):
+                serves.setdefault(entry.key, []).append(reason)
+                entries.setdefault(entry.key, ChecklistItem(entry.item, essential=False))
+        self.opening_program = program
+        add_evidence_fields(self, list(entries.values()))  # type: ignore[arg-type]
+        for key, reasons_served in serves.items():
+            self.fields[EVIDENCE_FIELD_PREFIX + key].evidence_reasons = " ".join(  # type: ignore[attr-defined]
+                reasons_served
+            )
+
+    def opening_evidence(self, reason: str) -> tuple[list[EvidenceInput], list[CheckedFile], str]:
+        """(the chosen reason's items, documents given for other reasons, their text lines)"""
+        wanted = {entry.key for entry in evidence_for(self.opening_program, reason, Party.CUSTOMER)}
+        items, documents, lines = [], [], []
+        for given in evidence_from(self):  # type: ignore[arg-type]
+            if given.key in wanted:
+                items.append(given)
+            elif given.documents:
+                documents.extend(given.documents)
+            else:
+                lines.append(f"{evidence_item(given.key).label}: {given.value}")
+        return items, documents, "\n".join(lines)
+
+
+class PaymentDisputeForm(OpeningEvidenceMixin, forms.Form):
     reason = forms.ChoiceField(
         label=_("What went wrong?"),
         widget=forms.RadioSelect,
         choices=[(r.value, r.label) for r in PAYMENT_DISPUTE.reason_choices],
     )
     message = message_field(required=True, label=_("Describe the problem in your own words"))
-    documents = DocumentsField()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_opening_evidence(Program.PAYMENT_DISPUTE, PAYMENT_DISPUTE.reason_choices)
+        self.fields["documents"] = DocumentsField(label=_("Other documents (optional)"))
 
 
-class ProtectionFeedbackForm(forms.Form):
+class ProtectionFeedbackForm(OpeningEvidenceMixin, forms.Form):
     answer = forms.ChoiceField(
         label=_("How did your order go?"),
         widget=forms.RadioSelect,
@@ -186,12 +236,16 @@ class ProtectionFeedbackForm(forms.Form):
     message = message_field(
         required=False, label=_("Describe the problem or your request in your own words")
     )
-    documents = DocumentsField()
     # Asked only when "all fine" would withdraw an open case (a confirmation page sets it).
     confirm_withdrawal = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.add_opening_evidence(Program.BUYER_PROTECTION, BUYER_PROTECTION.reason_choices)
+        self.fields["documents"] = DocumentsField(label=_("Other documents (optional)"))
+        self.order_fields(
+            [name for name in self.fields if name != "confirm_withdrawal"] + ["confirm_withdrawal"]
+        )
         # Required for some answers only: not "(optional)", the help text says when.
         self.fields["no_refund_kind"].conditional = True  # type: ignore[attr-defined]
         self.fields["message"].conditional = True  # type: ignore[attr-defined]
@@ -247,3 +301,84 @@ class WithdrawForm(forms.Form):
         required=True,
     )
     message = message_field(required=False, label=_("Why? (optional)"))
+
+
+# --- Evidence checklists -------------------------------------------------------------------------
+
+EVIDENCE_FIELD_PREFIX = "evidence_"
+
+
+def add_evidence_fields(
+    form: forms.Form,
+    checklist: Sequence[ChecklistItem],
+    *,
+    prefill: dict[str, str] | None = None,
+) -> None:
+    """One field per checklist item the side gives itself: a line of text, or documents that
+    prove it (checked by content like every upload). Portal-found items have no field."""
+    prefill = prefill or {}
+    form.evidence_checklist = [  # type: ignore[attr-defined]
+        entry for entry in checklist if entry.item.kind != EvidenceKind.AUTOMATIC
+    ]
+    for entry in form.evidence_checklist:  # type: ignore[attr-defined]
+        name = EVIDENCE_FIELD_PREFIX + entry.key
+        label = (
+            format_lazy("{} ({})", entry.item.label, _("essential"))
+            if entry.essential
+            else entry.item.label
+        )
+        if entry.item.kind == EvidenceKind.TEXT:
+            form.fields[name] = forms.CharField(
+                label=label,
+                required=False,
+                max_length=200,
+                help_text=entry.item.help,
+                initial=prefill.get(entry.key),
+            )
+        else:
+            form.fields[name] = DocumentsField(
+                label=label,
+                help_text=format_lazy(
+                    "{} {}", entry.item.help, _("PDF, JPEG or PNG, at most 10 MB each.")
+                ),
+            )
+
+
+def evidence_from(form: forms.Form) -> list[EvidenceInput]:
+    """The checklist items the form was given, for the service."""
+    given: list[EvidenceInput] = []
+    for entry in getattr(form, "evidence_checklist", []):
+        value = form.cleaned_data.get(EVIDENCE_FIELD_PREFIX + entry.key)
+        if not value:
+            continue
+        if entry.item.kind == EvidenceKind.TEXT:
+            given.append(EvidenceInput(entry.key, str(value)))
+        else:
+            given.append(EvidenceInput(entry.key, documents=list(value)))
+    return given
+
+
+class EvidenceForm(forms.Form):
+    """Evidence for support: the side's checklist items, other documents and a note."""
+
+    def __init__(
+        self,
+        *args: Any,
+        checklist: Sequence[ChecklistItem],
+        prefill: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("prefix", "evidence")
+        super().__init__(*args, **kwargs)
+        add_evidence_fields(self, checklist, prefill=prefill)
+        self.fields["documents"] = DocumentsField(label=_("Other documents (optional)"))
+        self.fields["message"] = message_field(required=False, label=_("Note for support"))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        cleaned["evidence"] = evidence_from(self) if not self.errors else []
+        if not self.errors and not (
+            cleaned["evidence"] or cleaned.get("documents") or cleaned.get("message")
+        ):
+            raise forms.ValidationError(_("Give at least one evidence item, a document or a note."))
+        return cleaned

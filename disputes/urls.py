@@ -29,6 +29,11 @@ urlpatterns = [
         name="customer-message",
     ),
     path(
+        "c/<str:token>/evidence/",
+        customer.CaseActionView.as_view(action="evidence"),
+        name="customer-evidence",
+    ),
+    path(
         "c/<str:token>/return-shipped/",
         customer.CaseActionView.as_view(action="return-shipped"),
         name="customer-return-shipped",

@@ -3,6 +3,7 @@ services decide."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -17,9 +18,10 @@ from api.models import WEBHOOK_EVENTS, KeyOwner
 from api.scopes import ALLOWED_SCOPES, SCOPE_LABELS, Scope
 from api.webhooks.endpoints import WebhookUrlRejected, check_webhook_url
 from disputes.choices import MemberRole, Program, Reason, RefundOffer, State
-from disputes.forms import DocumentsField, message_field
+from disputes.forms import DocumentsField, add_evidence_fields, evidence_from, message_field
 from disputes.memberships import member_password_reset_request
 from disputes.models import MerchantMembership
+from disputes.policies import ChecklistItem
 
 NOTIFY_FIELDS = [
     "notify_new_case",
@@ -73,11 +75,19 @@ class MerchantResponseForm(forms.Form):
         help_text=_("The order value; lower it for a partial refund."),
     )
     message = message_field(required=True, label=_("Message to the customer"))
-    documents = DocumentsField()
+    documents = DocumentsField(label=_("Other documents (optional)"))
 
-    def __init__(self, *args: Any, disputed_amount: Decimal, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        disputed_amount: Decimal,
+        checklist: Sequence[ChecklistItem] = (),
+        prefill: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("initial", {"amount": disputed_amount})
         super().__init__(*args, **kwargs)
+        add_evidence_fields(self, checklist, prefill=prefill)
         self.disputed_amount = disputed_amount
         amount_field = self.fields["amount"]
         assert isinstance(amount_field, forms.DecimalField)  # noqa: S101 - declared above
@@ -94,6 +104,7 @@ class MerchantResponseForm(forms.Form):
             cleaned["offer"], cleaned["offer_amount"] = self._service_terms(
                 refund, cleaned.get("amount")
             )
+        cleaned["evidence"] = evidence_from(self) if not self.errors else []
         return cleaned
 
     def _service_terms(self, refund: str, amount: Decimal | None) -> tuple[str, Decimal | None]:

@@ -33,6 +33,11 @@ urlpatterns = [
         name="case-appeal",
     ),
     path(
+        "cases/<str:public_id>/evidence/",
+        cases.CaseActionView.as_view(action="evidence"),
+        name="case-evidence",
+    ),
+    path(
         "cases/<str:public_id>/message/",
         cases.CaseActionView.as_view(action="message"),
         name="case-message",

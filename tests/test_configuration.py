@@ -150,6 +150,7 @@ EFFECTS: dict[str, tuple[str | dict[str, str], Check]] = {
         lambda s: s["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True,
     ),
     "SECURE_HSTS_PRELOAD": ("true", lambda s: s["SECURE_HSTS_PRELOAD"] is True),
+    "SUPPORT_TEAM_NAME": ("Disputes team", lambda s: s["SUPPORT_TEAM_NAME"] == "Disputes team"),
     "BEHIND_TLS_PROXY": (
         "true",
         lambda s: s.get("SECURE_PROXY_SSL_HEADER") == ("HTTP_X_FORWARDED_PROTO", "https"),

@@ -18,14 +18,15 @@ from ..idempotency import idempotent
 from ..models import ApiUpload
 from ..schemas import (
     AcceptIn,
+    DisputeDetailOut,
     DisputeListOut,
-    DisputeOut,
     EventListOut,
     EvidenceIn,
     EvidenceSubmissionIn,
     MessageIn,
     RespondIn,
     api_json,
+    dispute_detail_out,
     dispute_out,
     event_out,
 )
@@ -47,7 +48,7 @@ def _dispute(request: HttpRequest, dispute_id: str) -> Dispute:
 
 
 def _case(dispute: Dispute) -> tuple[int, dict[str, Any]]:
-    return 200, api_json(dispute_out(dispute))
+    return 200, api_json(dispute_detail_out(dispute))
 
 
 def _evidence(
@@ -116,13 +117,14 @@ def list_disputes(request: HttpRequest, query: Query[DisputeListQuery]) -> Any:
 
 @router.get(
     "/{dispute_id}",
-    response={200: DisputeOut, **ERRORS},
+    response={200: DisputeDetailOut, **ERRORS},
     url_name="dispute",
     auth=requires(Scope.DISPUTES_READ),
 )
 def get_dispute(request: HttpRequest, dispute_id: DisputeId) -> Any:
-    """One case with its order, amounts, deadline, state and outcome."""
-    return dispute_out(_dispute(request, dispute_id))
+    """One case with its order, amounts, deadline, state and outcome, the merchant's evidence
+    checklist item by item, and the decision's itemised record."""
+    return dispute_detail_out(_dispute(request, dispute_id))
 
 
 @router.get(
@@ -139,7 +141,7 @@ def list_events(request: HttpRequest, dispute_id: DisputeId) -> Any:
 
 @router.post(
     "/{dispute_id}/respond",
-    response={200: DisputeOut, **ERRORS},
+    response={200: DisputeDetailOut, **ERRORS},
     url_name="dispute-respond",
     auth=requires(Scope.DISPUTES_WRITE),
 )
@@ -166,7 +168,7 @@ def respond(request: HttpRequest, dispute_id: DisputeId, payload: RespondIn) -> 
 
 @router.post(
     "/{dispute_id}/accept",
-    response={200: DisputeOut, **ERRORS},
+    response={200: DisputeDetailOut, **ERRORS},
     url_name="dispute-accept",
     auth=requires(Scope.DISPUTES_WRITE),
 )
@@ -199,7 +201,7 @@ def _add_message(
 
 @router.post(
     "/{dispute_id}/messages",
-    response={200: DisputeOut, **ERRORS},
+    response={200: DisputeDetailOut, **ERRORS},
     url_name="dispute-messages",
     auth=requires(Scope.DISPUTES_WRITE),
 )
@@ -211,7 +213,7 @@ def add_message(request: HttpRequest, dispute_id: DisputeId, payload: MessageIn)
 
 @router.post(
     "/{dispute_id}/evidence",
-    response={200: DisputeOut, **ERRORS},
+    response={200: DisputeDetailOut, **ERRORS},
     url_name="dispute-evidence",
     auth=requires(Scope.DISPUTES_WRITE),
 )

@@ -17,7 +17,7 @@ from disputes.errors import DisputeNotFound
 from disputes.models import Dispute, Merchant, Order
 
 from ..idempotency import idempotent
-from ..schemas import DisputeOut, Text, api_json, dispute_out
+from ..schemas import DisputeDetailOut, Text, api_json, dispute_detail_out
 from ..scopes import Scope
 from .auth import request_merchant, requires
 from .common import ERRORS, DisputeId
@@ -54,12 +54,12 @@ def _case(request: HttpRequest, dispute_id: str) -> Dispute:
 
 def _out(dispute: Dispute, status: int = 200) -> tuple[int, dict[str, Any]]:
     fresh = Dispute.objects.select_related("order").get(pk=dispute.pk)
-    return status, api_json(dispute_out(fresh))
+    return status, api_json(dispute_detail_out(fresh))
 
 
 @router.post(
     "/orders/{order_number}/disputes",
-    response={201: DisputeOut, **ERRORS},
+    response={201: DisputeDetailOut, **ERRORS},
     url_name="test-open",
     auth=requires(Scope.TEST_WRITE),
 )
@@ -82,7 +82,7 @@ def open_as_customer(request: HttpRequest, order_number: OrderNumber, payload: T
 
 @router.post(
     "/disputes/{dispute_id}/customer-reply",
-    response={200: DisputeOut, **ERRORS},
+    response={200: DisputeDetailOut, **ERRORS},
     url_name="test-reply",
     auth=requires(Scope.TEST_WRITE),
 )
@@ -101,7 +101,7 @@ def reply_as_customer(request: HttpRequest, dispute_id: DisputeId, payload: Test
 
 @router.post(
     "/disputes/{dispute_id}/advance",
-    response={200: DisputeOut, **ERRORS},
+    response={200: DisputeDetailOut, **ERRORS},
     url_name="test-advance",
     auth=requires(Scope.TEST_WRITE),
 )

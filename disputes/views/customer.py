@@ -25,20 +25,20 @@ from disputes_portal.ratelimit import rate_limited
 from .. import selectors, services
 from ..actors import Actor
 from ..choices import (
-    OPEN_STATES,
     Party,
     Program,
     ProtectionAnswer,
     ProtectionStatus,
     ProtectionTier,
     RefundOffer,
-    State,
 )
 from ..contracts import merchant_window_phrase
 from ..eligibility import eligibility_refusal
 from ..errors import DisputeAlreadyOpen, DomainError
+from ..evidence import checklist, decision_record
 from ..forms import (
     CustomerReplyForm,
+    EvidenceForm,
     FindOrderForm,
     MessageForm,
     PaymentDisputeForm,
@@ -55,11 +55,16 @@ from ..links import (
 )
 from ..models import Dispute, Order
 from ..policies import (
+    CaseAction,
     ExtensionDecision,
     ProtectionEnd,
+    allowed_actions,
     customer_replies_for,
+    evidence_for,
+    support_waiting_for,
     under_appeal,
 )
+from ..selectors import support_handler
 from .actions import FormAction
 from .documents import document_response
 
@@ -146,14 +151,22 @@ class StartView(VerifiedOrderMixin, View):
         )
 
 
-def _open_case(request: HttpRequest, form: Any, order: Order, **kwargs: Any) -> Dispute | None:
+def _open_case(
+    request: HttpRequest, form: Any, order: Order, *, program: str, reason: str
+) -> Dispute | None:
+    evidence, other_documents, other_lines = form.opening_evidence(reason)
+    message = form.cleaned_data["message"]
+    if other_lines:
+        message = f"{message}\n\n{other_lines}" if message else other_lines
     try:
         dispute = services.dispute_open(
             order=order,
-            message=form.cleaned_data["message"],
-            documents=form.cleaned_data["documents"],
+            message=message,
+            documents=[*form.cleaned_data["documents"], *other_documents],
+            evidence=evidence,
             language=get_language(),
-            **kwargs,
+            program=program,
+            reason=reason,
         )
     except DisputeAlreadyOpen:
         services.dispute_renew_customer_link(order=order)
@@ -339,20 +352,31 @@ def _dispute_or_link_page(request: HttpRequest, token: str) -> Dispute | HttpRes
 def _case_context(dispute: Dispute, token: str, **forms: Any) -> dict[str, Any]:
     now = timezone.now()
     partial = (dispute.refund_offer_amount or 0) < dispute.disputed_amount
-    can_reply = dispute.state == State.AWAITING_CUSTOMER and dispute.due_at and now < dispute.due_at
+    merchant = dispute.merchant
+    # The page shows exactly what the customer may do now (policies.allowed_actions).
+    allowed = {
+        a.action
+        for a in allowed_actions(
+            dispute, Party.CUSTOMER, now=now, time_zone=merchant.time_zone, country=merchant.country
+        )
+    }
+    can_reply = CaseAction.REPLY in allowed
     context: dict[str, Any] = {
         "dispute": dispute,
         "order": dispute.order,
-        "merchant": dispute.merchant,
+        "merchant": merchant,
         "token": token,
         "timeline": list(selectors.customer_timeline(dispute.pk)),
-        "is_open": dispute.state in OPEN_STATES,
+        "is_open": CaseAction.SEND_MESSAGE in allowed,
         "can_reply": can_reply,
         "is_partial_offer": partial and dispute.refund_offer != RefundOffer.NONE,
         "reply_choices": customer_replies_for(dispute.refund_offer, partial=partial),
-        "information_asked": dispute.state == State.INFO_REQUESTED
-        and dispute.information_requested_from == Party.CUSTOMER,
+        "information_asked": CaseAction.PROVIDE_INFORMATION in allowed,
         "under_appeal": under_appeal(state=dispute.state, appealed=dispute.appealed_at is not None),
+        "checklist": checklist(dispute, Party.CUSTOMER),
+        "record": decision_record(dispute),
+        "handler": support_handler(dispute),
+        "support_waits_for": support_waiting_for(dispute),
     }
     if can_reply:
         context["reply_form"] = forms.get("reply_form") or CustomerReplyForm(
@@ -360,17 +384,30 @@ def _case_context(dispute: Dispute, token: str, **forms: Any) -> dict[str, Any]:
         )
     if context["is_open"]:
         context["message_form"] = forms.get("message_form") or MessageForm()
-        if not context["under_appeal"]:
-            context["withdraw_form"] = forms.get("withdraw_form") or WithdrawForm()
-    context["can_ship_return"] = (
-        dispute.state == State.AWAITING_RETURN
-        and dispute.return_shipped_at is None
-        and dispute.due_at is not None
-        and now < dispute.due_at
-    )
+    if CaseAction.WITHDRAW in allowed:
+        context["withdraw_form"] = forms.get("withdraw_form") or WithdrawForm()
+    if CaseAction.ADD_EVIDENCE in allowed:
+        context["evidence_form"] = forms.get("evidence_form") or _evidence_form(dispute)
+    context["can_ship_return"] = CaseAction.MARK_RETURN_SHIPPED in allowed
     if context["can_ship_return"]:
         context["return_form"] = forms.get("return_form") or ReturnShippedForm()
     return context
+
+
+def _evidence_form(dispute: Dispute, data: Any = None, files: Any = None) -> EvidenceForm:
+    return EvidenceForm(
+        data, files, checklist=evidence_for(dispute.program, dispute.reason, Party.CUSTOMER)
+    )
+
+
+def _add_evidence(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
+    services.dispute_add_evidence(
+        dispute=dispute,
+        actor=actor,
+        evidence=data["evidence"],
+        documents=data["documents"],
+        message=data["message"],
+    )
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -428,6 +465,12 @@ CASE_ACTIONS: dict[str, FormAction] = {
         lambda dispute, data, files: ReturnShippedForm(data),
         _return_shipped,
         gettext_noop("Thank you. We told the shop the goods are coming."),
+    ),
+    "evidence": FormAction(
+        "evidence_form",
+        _evidence_form,
+        _add_evidence,
+        gettext_noop("Thank you: your evidence is with support."),
     ),
     "withdraw": FormAction(
         "withdraw_form",

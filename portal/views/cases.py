@@ -28,12 +28,26 @@ from django.views.generic import TemplateView
 
 from disputes import selectors, services
 from disputes.actors import Actor
-from disputes.choices import OPEN_STATES, Party, Program, State
+from disputes.choices import Party
 from disputes.contracts import case_terms_summary
 from disputes.errors import DomainError
+from disputes.evidence import (
+    automatic_evidence,
+    checklist,
+    decision_record,
+    prefill_from_shipments,
+)
+from disputes.forms import EvidenceForm
 from disputes.models import Dispute
-from disputes.policies import appeal_open, deadline_for_display
-from disputes.selectors import QueueFilters, QueueTab
+from disputes.policies import (
+    CaseAction,
+    ChecklistItem,
+    allowed_actions,
+    deadline_for_display,
+    evidence_for,
+    support_waiting_for,
+)
+from disputes.selectors import QueueFilters, QueueTab, support_handler
 from disputes.views.actions import FormAction
 from disputes.views.documents import document_response
 
@@ -184,11 +198,17 @@ class CaseView(MerchantPortalMixin, View):
 
     def _render(self, dispute: Dispute, status: int = 200, **forms: Any) -> HttpResponse:
         now = timezone.now()
-        can_respond = (
-            dispute.state == State.AWAITING_MERCHANT
-            and dispute.due_at is not None
-            and now < dispute.due_at
-        )
+        allowed = {
+            a.action: a
+            for a in allowed_actions(
+                dispute,
+                Party.MERCHANT,
+                now=now,
+                time_zone=self.merchant.time_zone,
+                country=self.merchant.country,
+            )
+        }
+        can_respond = CaseAction.RESPOND in allowed
         context: dict[str, Any] = {
             **self.page_context,
             "dispute": dispute,
@@ -200,17 +220,21 @@ class CaseView(MerchantPortalMixin, View):
             if dispute.due_at
             else None,
             "can_respond": can_respond,
-            "can_accept": can_respond and dispute.program == Program.PAYMENT_DISPUTE,
-            "is_open": dispute.state in OPEN_STATES,
-            "information_asked": dispute.state == State.INFO_REQUESTED
-            and dispute.information_requested_from == Party.MERCHANT,
+            "can_accept": CaseAction.ACCEPT in allowed,
+            "allowed_actions": allowed,
+            "is_open": CaseAction.SEND_MESSAGE in allowed,
+            "information_asked": CaseAction.PROVIDE_INFORMATION in allowed,
+            "checklist": checklist(dispute, Party.MERCHANT, automatic=automatic_evidence(dispute)),
+            "record": decision_record(dispute),
+            "handler": support_handler(dispute),
+            "support_waits_for": support_waiting_for(dispute),
         }
         if can_respond:
-            context["response_form"] = forms.get("response_form") or MerchantResponseForm(
-                disputed_amount=dispute.disputed_amount
-            )
+            context["response_form"] = forms.get("response_form") or _response_form(dispute)
             if context["can_accept"]:
                 context["accept_form"] = forms.get("accept_form") or AcceptDisputeForm()
+        if CaseAction.ADD_EVIDENCE in allowed:
+            context["evidence_form"] = forms.get("evidence_form") or _evidence_form(dispute)
         if context["is_open"]:
             initial = (
                 MerchantMessageForm.TO_SUPPORT
@@ -220,15 +244,9 @@ class CaseView(MerchantPortalMixin, View):
             context["message_form"] = forms.get("message_form") or MerchantMessageForm(
                 initial={"audience": initial}
             )
-        if dispute.state == State.AWAITING_RETURN:
+        if CaseAction.CONFIRM_RETURN in allowed:
             context["return_form"] = forms.get("return_form") or ReturnReceivedForm()
-        context["can_appeal"] = dispute.state == State.DECIDED and appeal_open(
-            closed_at=dispute.closed_at,
-            appealed=dispute.appealed_at is not None,
-            now=now,
-            time_zone=self.merchant.time_zone,
-            country=self.merchant.country,
-        )
+        context["can_appeal"] = CaseAction.APPEAL in allowed
         if context["can_appeal"]:
             context["appeal_form"] = forms.get("appeal_form") or AppealForm()
         for key, form in forms.items():
@@ -236,6 +254,29 @@ class CaseView(MerchantPortalMixin, View):
                 for error in form.non_field_errors():
                     messages.error(self.request, error)
         return render(self.request, self.template_name, context, status=status)
+
+
+def _merchant_checklist(dispute: Dispute) -> tuple[ChecklistItem, ...]:
+    return evidence_for(dispute.program, dispute.reason, Party.MERCHANT)
+
+
+def _response_form(dispute: Dispute, data: Any = None, files: Any = None) -> MerchantResponseForm:
+    return MerchantResponseForm(
+        data,
+        files,
+        disputed_amount=dispute.disputed_amount,
+        checklist=_merchant_checklist(dispute),
+        prefill=prefill_from_shipments(dispute.order),
+    )
+
+
+def _evidence_form(dispute: Dispute, data: Any = None, files: Any = None) -> EvidenceForm:
+    return EvidenceForm(
+        data,
+        files,
+        checklist=_merchant_checklist(dispute),
+        prefill=prefill_from_shipments(dispute.order),
+    )
 
 
 def _respond(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
@@ -246,6 +287,17 @@ def _respond(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
         amount=data["offer_amount"],
         message=data["message"],
         documents=data["documents"],
+        evidence=data["evidence"],
+    )
+
+
+def _add_evidence(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
+    services.dispute_add_evidence(
+        dispute=dispute,
+        actor=actor,
+        evidence=data["evidence"],
+        documents=data["documents"],
+        message=data["message"],
     )
 
 
@@ -276,11 +328,15 @@ def _message(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
 CASE_ACTIONS: dict[str, FormAction] = {
     "respond": FormAction(
         "response_form",
-        lambda dispute, data, files: MerchantResponseForm(
-            data, files, disputed_amount=dispute.disputed_amount
-        ),
+        _response_form,
         _respond,
         gettext_noop("Your answer is sent to the customer."),
+    ),
+    "evidence": FormAction(
+        "evidence_form",
+        _evidence_form,
+        _add_evidence,
+        gettext_noop("Your evidence is with the case; support sees it, the customer does not."),
     ),
     "accept": FormAction(
         "accept_form",

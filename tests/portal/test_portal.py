@@ -467,6 +467,7 @@ FOREIGN_OBJECT_URLS = {
     "case-respond": lambda o: [o["dispute"].public_id],
     "case-accept": lambda o: [o["dispute"].public_id],
     "case-message": lambda o: [o["dispute"].public_id],
+    "case-evidence": lambda o: [o["dispute"].public_id],
     "case-return-received": lambda o: [o["dispute"].public_id],
     "case-appeal": lambda o: [o["dispute"].public_id],
     "case-document": lambda o: [o["dispute"].public_id, o["attachment"].pk],

@@ -21,6 +21,7 @@ from disputes import services
 from disputes.actors import Actor
 from disputes.choices import (
     CustomerReply,
+    EvidenceWeight,
     MemberRole,
     Outcome,
     Party,
@@ -31,7 +32,13 @@ from disputes.choices import (
     RefundOffer,
 )
 from disputes.models import Merchant, MerchantMembership, Order
-from disputes.policies import protection_ends_at, round_money
+from disputes.policies import (
+    EVIDENCE_PARTIES,
+    Assessment,
+    evidence_for,
+    protection_ends_at,
+    round_money,
+)
 
 SUPPORT_LOGIN = ("support@example.com", "demo-support-pass")
 MERCHANTS = [
@@ -161,12 +168,33 @@ class _DemoCases:
             now=self.ago(days_ago),
         )
 
-    def decide_return(self, dispute: Any) -> None:
-        """Support decides "refund after the goods are returned" on a case it holds."""
+    def record(
+        self, dispute: Any, code: str, decisive: dict[tuple[str, str], str] | None = None
+    ) -> dict[str, Any]:
+        """A decision's itemised record: the `decisive` items with their line, the rest of both
+        sides' checklists weighed as considered but insufficient."""
+        decisive = decisive or {}
+        return {
+            "code": code,
+            "assessments": [
+                Assessment(party, entry.key, EvidenceWeight.DECISIVE, decisive[(party, entry.key)])
+                if (party, entry.key) in decisive
+                else Assessment(party, entry.key, EvidenceWeight.INSUFFICIENT)
+                for party in EVIDENCE_PARTIES
+                for entry in evidence_for(dispute.program, dispute.reason, party)
+            ],
+        }
+
+    def decide_return(self, dispute: Any, code: str) -> None:
+        """Support decides "refund after the goods are returned" on a case that went straight
+        to support: without the shop's say, so with a written override."""
         services.dispute_decide_return(
             dispute=dispute,
             actor=self.support,
             reason="The shop refunds once the goods are back.",
+            override_reason="The facts are clear from the customer's documents; the shop can "
+            "still appeal with its own records.",
+            **self.record(dispute, code),
             now=self.ago(1),
         )
 
@@ -207,6 +235,11 @@ class _DemoCases:
             actor=self.support,
             outcome=Outcome.CUSTOMER,
             reason="The merchant could not show that the parcel was delivered.",
+            **self.record(
+                dispute,
+                "no_proof_of_delivery",
+                {(Party.MERCHANT, "proof_of_delivery"): "No delivery confirmation was sent."},
+            ),
             now=self.ago(20),
         )
         dispute = self.open(self.order(days_ago=20), pd, Reason.RETURNED_NOT_REFUNDED, days_ago=12)
@@ -216,7 +249,9 @@ class _DemoCases:
             message="Return received, refunded.",
             now=self.ago(11),
         )
-        self.decide_return(self.open(self.order(days_ago=3), pd, Reason.UNAUTHORIZED, days_ago=2))
+        self.decide_return(
+            self.open(self.order(days_ago=3), pd, Reason.UNAUTHORIZED, days_ago=2), "not_authorised"
+        )
         dispute = self.open(self.order(days_ago=9), pd, Reason.OTHER, days_ago=8)
         services.dispute_withdraw(
             dispute=dispute,
@@ -245,6 +280,10 @@ class _DemoCases:
             refund=RefundOffer.NONE,
             amount=None,
             message="Tracking shows delivery.",
+            evidence=[
+                services.EvidenceInput("carrier", "DHL"),
+                services.EvidenceInput("tracking_number", "JVGL0DEMO42"),
+            ],
             now=self.ago(8),
         )
         services.dispute_customer_reply(
@@ -261,11 +300,26 @@ class _DemoCases:
             days_ago=20,
         )
         services.dispute_escalate_overdue(now=self.ago(14))
+        services.dispute_add_evidence(
+            dispute=dispute,
+            actor=self.merchant_actor,
+            evidence=[
+                services.EvidenceInput("carrier", "PostNL"),
+                services.EvidenceInput("tracking_number", "3SDEMO0001234"),
+            ],
+            message="Delivered with a signature; the carrier's record shows the name.",
+            now=self.ago(10),
+        )
         services.dispute_decide(
             dispute=dispute,
             actor=self.support,
             outcome=Outcome.MERCHANT,
             reason="The carrier confirmed delivery with a signature.",
+            **self.record(
+                dispute,
+                "delivery_proven",
+                {(Party.MERCHANT, "tracking_number"): "The tracking shows a signed delivery."},
+            ),
             now=self.ago(3),
         )
         dispute = self.open(self.order(days_ago=14, tier=plus), bp, Reason.NOT_RECEIVED, days_ago=8)
@@ -294,7 +348,8 @@ class _DemoCases:
         dispute = self.open(self.order(days_ago=7, tier=plus), bp, Reason.NOT_RECEIVED, days_ago=4)
         services.dispute_withdraw(dispute=dispute, actor=self.customer(dispute), now=self.ago(3))
         self.decide_return(
-            self.open(self.order(days_ago=8, tier=plus), bp, Reason.OTHER_REQUEST, days_ago=7)
+            self.open(self.order(days_ago=8, tier=plus), bp, Reason.OTHER_REQUEST, days_ago=7),
+            "other",
         )
 
         # Protected orders without a case: the day-23 check-in goes out on the next beat.
