@@ -16,7 +16,7 @@ from django.utils import formats
 from django.utils.dateparse import parse_datetime
 
 from .choices import Outcome, Program, Reason, RefundOffer, State
-from .policies import deadline_for_display, minor_units
+from .policies import deadline_for_display, decision_code, minor_units
 
 _LABELS: dict[str, type[models.TextChoices]] = {
     "program": Program,
@@ -59,6 +59,9 @@ def display_context(context: dict[str, Any], time_zone: str) -> dict[str, Any]:
         elif key in _LABELS:
             choices = _LABELS[key]
             shown[f"{key}_label"] = str(choices(value).label) if value in choices.values else value
+    code = decision_code(context.get("decision_code") or "")
+    if code is not None:
+        shown["decision_code_label"] = str(code.label)
     fee = (context.get("event") or {}).get("fee")
     if fee:
         shown["fee_display"] = _money(fee, currency)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, QuerySet
 
-from .choices import EvidenceKind, EvidenceWeight, Outcome, Party
+from .choices import EvidenceKind, EvidenceWeight, Outcome, Party, Reason
 from .models import Attachment, DecisionAssessment, Dispute, DisputeEvent, Merchant, Order
 from .policies import (
     EVIDENCE,
@@ -219,6 +219,10 @@ class EvidenceOutcomes:
     def _share(counts: dict[str, int], outcome: str) -> int | None:
         total = sum(counts.values())
         return None if total == 0 else round(100 * counts.get(outcome, 0) / total)
+
+    @property
+    def reason_label(self) -> str:
+        return str(Reason(self.reason).label)
 
     @property
     def with_total(self) -> int:

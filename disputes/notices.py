@@ -104,6 +104,8 @@ def _context(dispute: Dispute, event: DisputeEvent) -> dict[str, Any]:
         "settled_amount": money(dispute.settled_amount),
         "outcome": dispute.outcome,
         "decision_reason": dispute.decision_reason,
+        "decision_code": dispute.decision_code,
+        "override_reason": dispute.override_reason,
         "message": event.message,
         "event": event.data,
     }

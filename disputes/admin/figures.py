@@ -20,6 +20,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..choices import Program, Reason
+from ..evidence import evidence_outcomes
 from ..policies import ELEVATED_RATE_THRESHOLD
 from ..reports import (
     ComplaintsMonth,
@@ -112,6 +113,7 @@ def staff_figures_view(request: HttpRequest) -> HttpResponse:
         "decision_times": time_to_decision(now=now),
         "merchant_periods": _merchant_periods(now),
         "threshold_percent": ELEVATED_RATE_THRESHOLD * 100,
+        "evidence_outcomes": evidence_outcomes(),
     }
     return TemplateResponse(request, TEMPLATE, context)
 

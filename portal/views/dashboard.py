@@ -10,6 +10,7 @@ from django.views.generic import TemplateView
 from billing import selectors as billing_selectors
 from disputes import selectors
 from disputes.choices import OPEN_STATES, Reason, State
+from disputes.evidence import evidence_outcomes
 from disputes.views.charts import reasons_chart
 
 from ..base import URGENT_HOURS, MerchantPortalMixin, time_left
@@ -36,5 +37,6 @@ class DashboardView(MerchantPortalMixin, TemplateView):
             threshold_percent=month.rate_threshold * 100,
             fees=month.fees,
             chart=reasons_chart(selectors.dashboard_reasons_by_month(merchant, now), Reason),
+            evidence_outcomes=evidence_outcomes(merchant),
         )
         return context
