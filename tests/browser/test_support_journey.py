@@ -65,6 +65,10 @@ def test_agent_asks_the_merchant_for_information_then_decides(page: Page, live_s
     page.locator("#id_decide-reason").fill(
         "Without proof of delivery to the customer, the purchase is not shown to be theirs."
     )
+    page.locator("#id_decide-code").select_option("not_authorised")
+    decide = page.locator("form[action$='/decide/']")
+    for group in decide.locator(".evidence-mark").all():
+        group.get_by_label("Not relevant").check()
     page.get_by_role("button", name="Decide", exact=True).click()
     expect(page.get_by_text("Done.")).to_be_visible()
     shots.snap("decided")
