@@ -177,8 +177,8 @@ def decision_record(dispute: Dispute) -> DecisionRecord | None:
     if not dispute.decision_code:
         return None
     rows = DecisionAssessment.objects.filter(dispute_id=dispute.pk, current=True)
-    items = {
-        (party, entry.key): entry
+    items: dict[tuple[str, str], ChecklistItem] = {
+        (str(party), entry.key): entry
         for party in EVIDENCE_PARTIES
         for entry in evidence_for(dispute.program, dispute.reason, party)
     }

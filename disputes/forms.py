@@ -192,7 +192,9 @@ class OpeningEvidenceMixin:
     def opening_evidence(self, reason: str) -> tuple[list[EvidenceInput], list[CheckedFile], str]:
         """(the chosen reason's items, documents given for other reasons, their text lines)"""
         wanted = {entry.key for entry in evidence_for(self.opening_program, reason, Party.CUSTOMER)}
-        items, documents, lines = [], [], []
+        items: list[EvidenceInput] = []
+        documents: list[CheckedFile] = []
+        lines: list[str] = []
         for given in evidence_from(self):  # type: ignore[arg-type]
             if given.key in wanted:
                 items.append(given)

@@ -846,7 +846,7 @@ def _protection_inactive_message() -> str:
 # For each program, reason and side: the evidence that supports that side's account, each item
 # with a label and a line of help, and whether it is essential. The merchant's answer and the
 # customer's forms show the list; completeness counts the essential items given; the decision
-# record weighs every item of both sides (docs/rules.md §8).
+# record weighs every item of both sides (docs/rules.md §10).
 
 
 @dataclass(frozen=True)
@@ -1171,7 +1171,7 @@ _MERCHANT_SAYS = frozenset(
 
 def merchant_heard(history: Iterable[HistoryEntry]) -> bool:
     """Whether the merchant has had its say: it answered, wrote or sent evidence, or an
-    information request to it ran out, or its window ran out unanswered (docs/rules.md §8).
+    information request to it ran out, or its window ran out unanswered (docs/rules.md §10).
     A case that went straight to support has none of these until support asks the merchant."""
     for entry in history:
         if entry.actor_kind == ActorKind.MERCHANT and entry.event_type in _MERCHANT_SAYS:
@@ -1375,16 +1375,24 @@ class CaseAction(StrEnum):
 
 
 class CaseFacts(Protocol):
-    """What `allowed_actions` reads of a case (a Dispute is one)."""
+    """What `allowed_actions` reads of a case (a Dispute is one), read-only."""
 
-    program: str
-    state: str
-    due_at: datetime | None
-    information_requested_from: str
-    return_shipped_at: datetime | None
-    appealed_at: datetime | None
-    closed_at: datetime | None
-    override_reason: str
+    @property
+    def program(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def information_requested_from(self) -> str: ...
+    @property
+    def return_shipped_at(self) -> datetime | None: ...
+    @property
+    def appealed_at(self) -> datetime | None: ...
+    @property
+    def closed_at(self) -> datetime | None: ...
+    @property
+    def override_reason(self) -> str: ...
 
 
 @dataclass(frozen=True)

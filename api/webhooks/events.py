@@ -8,6 +8,9 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from django.conf import settings
+from django.utils import translation
+
 from billing.models import Statement
 from disputes.choices import ActorKind, EventType, Party, Visibility
 from disputes.models import DisputeEvent
@@ -43,12 +46,15 @@ def webhook_event_type(event: DisputeEvent) -> str | None:
 
 
 def _webhook_data(event: DisputeEvent) -> dict[str, Any]:
-    return {
-        "dispute": dispute_payload(event.dispute),
-        "event": event_out(event, with_attachments=False).model_dump(
-            mode="json", exclude={"attachments"}
-        ),
-    }
+    # Labels in the site's language, whoever's request caused the event: a webhook body does
+    # not change with the language of the person who clicked.
+    with translation.override(settings.LANGUAGE_CODE):
+        return {
+            "dispute": dispute_payload(event.dispute),
+            "event": event_out(event, with_attachments=False).model_dump(
+                mode="json", exclude={"attachments"}
+            ),
+        }
 
 
 def queue_dispute_webhooks(

@@ -1,4 +1,5 @@
-"""The support desk's figures page (docs/rules.md §10): a thin admin view over `disputes.reports`.
+"""The support desk's figures page (docs/rules.md §7 and §10): a thin admin view over
+`disputes.reports` and `disputes.evidence`.
 
 The Dispute admin adds `figures_urls()` to its `get_urls()` (before the catch-all object URLs)
 and links to `admin:disputes_staff_figures` with `FIGURES_LINK_TEXT`.
