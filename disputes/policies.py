@@ -1125,9 +1125,10 @@ def check_evidence(
     for entry in given:
         item = allowed.get(entry.key)
         if item is None or item.kind == EvidenceKind.AUTOMATIC:
+            known = _ITEMS.get(entry.key)
             raise InvalidChoice(
                 gettext("“%(item)s” is not evidence this side gives for this reason.")
-                % {"item": entry.key},
+                % {"item": known.label if known else entry.key},
                 field="evidence",
             )
         value = entry.value.strip()
