@@ -12,6 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api.keys import api_key_create
 from disputes import services
@@ -731,3 +733,28 @@ def test_the_desk_shows_earlier_undisputed_orders_of_the_customer_at_this_shop(c
     assert earlier.order_number in text
     assert disputed.order_number not in text.split("Earlier undisputed orders")[1]
     assert elsewhere.order_number not in text
+
+
+# --- Completeness, for any set of given items ---------------------------------------------------
+
+checklist_keys = [(program, reason, party) for (program, reason, party) in EVIDENCE]
+
+
+@given(
+    case=st.sampled_from(checklist_keys),
+    chosen=st.sets(st.integers(min_value=0, max_value=5)),
+    noise=st.sets(st.sampled_from(["merchant:invoice", "customer:fault_photos", "x:y"])),
+)
+def test_completeness_is_the_essential_items_given_whatever_else_is_there(case, chosen, noise):
+    program, reason, party = case
+    entries = evidence_for(program, reason, party)
+    given = {entries[i].key for i in chosen if i < len(entries)}
+    other_side = "customer" if party == "merchant" else "merchant"
+    provided = [f"{party}:{key}" for key in given] + [f"{other_side}:{e.key}" for e in entries]
+    provided += [key for key in noise if key.split(":")[1] not in {e.key for e in entries}]
+    state = completeness(program, reason, party, provided)
+    essential = {e.key for e in entries if e.essential}
+    assert state.essential_given == len(essential & given)
+    assert state.essential_total == len(essential)
+    assert state.complete == (essential <= given)
+    assert set(state.missing) == essential - given
