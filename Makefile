@@ -28,16 +28,19 @@ messages: $(STAMP)
 		$(BIN)/python manage.py compilemessages --ignore=.venv -v0; \
 	else echo "gettext (msgfmt) not found: pages and emails stay in English"; fi
 
+# `make run PORT=8010` serves elsewhere; links in emails and in seed_demo's output follow it.
+PORT ?= 8000
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 run: $(STAMP) messages
 	mkdir -p var/celery-broker/processed var/mail var/private-media
 	DEBUG=true $(BIN)/python manage.py migrate --no-input -v0
 	DEBUG=true $(BIN)/python manage.py seed_demo
 	@echo "Emails are written to var/mail/ (one .log file per message)."
-	@echo "Serving on http://127.0.0.1:8000/ (admin: http://127.0.0.1:8000/admin/login/)"
+	@echo "Serving on $$SITE_URL/ (admin: $$SITE_URL/admin/login/)"
 	@trap 'kill 0' EXIT INT TERM; \
 	DEBUG=true $(BIN)/celery -A disputes_portal worker -B --loglevel=INFO --concurrency=1 \
 		--pool=solo --schedule=var/celerybeat-schedule & \
-	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000 --noreload; \
+	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:$(PORT) --noreload; \
 	wait
 
 # The fault tests (marked `faults`) stop and start real services; `make test-faults` runs them.

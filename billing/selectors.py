@@ -9,7 +9,8 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 
 from disputes.contracts import contract_terms_at
-from disputes.models import Merchant, Order
+from disputes.models import Dispute, Merchant, Order
+from disputes.policies import policy_for
 from disputes.selectors import dispute_rate_counts
 
 from .models import DEFAULT_FEE_PLAN, FeeLine, FeeSchedule, Statement, StatementStatus
@@ -24,6 +25,8 @@ from .policies import (
     forecast_orders,
     forecast_rate,
     merchant_rate_standing,
+    previous_month,
+    standard_fee_at,
     surcharge_applies_at,
     terms_in_force,
 )
@@ -63,6 +66,8 @@ class CurrentMonth:
     orders_recent: int
     # The statement's fee terms for the month; None when the currency has no schedule yet.
     terms: FeeTerms | None
+    # Last month's final rate (None without orders): on the 1st this month has none yet.
+    previous_rate: Decimal | None = None
 
     @property
     def above_threshold(self) -> bool:
@@ -112,6 +117,8 @@ def current_month_for_merchant(merchant: Merchant, now: datetime) -> CurrentMont
     # Up to the month's end: nothing is dated later than now, and a case opened this very
     # instant counts already.
     month = dispute_rate_counts(start=period.start, end=period.end, merchant_ids=[merchant.pk])
+    before = previous_month(now)
+    previous = dispute_rate_counts(start=before.start, end=before.end, merchant_ids=[merchant.pk])
     recent = dispute_rate_counts(start=recent_from, end=period.end, merchant_ids=[merchant.pk])
     so_far, pace = month[merchant.pk], recent[merchant.pk]
     schedule = [row.as_terms() for row in FeeSchedule.objects.filter(currency=merchant.currency)]
@@ -141,6 +148,7 @@ def current_month_for_merchant(merchant: Merchant, now: datetime) -> CurrentMont
         disputes_recent=pace.claims,
         orders_recent=pace.orders,
         terms=terms,
+        previous_rate=previous[merchant.pk].rate,
     )
 
 
@@ -162,3 +170,26 @@ def priced_currencies(*, plan: str, currencies: set[str]) -> set[str]:
         .values_list("currency", flat=True)
         .distinct()
     )
+
+
+@dataclass(frozen=True)
+class CaseFee:
+    """What a case costs its merchant: the fee lines it carries so far (the standard fee and
+    any correction), and the standard fee an escalation would fix now, when none is charged
+    yet and the case's reason charges one."""
+
+    charged: Decimal | None
+    if_escalated: Decimal | None
+    currency: str
+
+
+def case_fee(dispute: Dispute, now: datetime) -> CaseFee:
+    """Two small queries: the case's fee lines, and (not yet charged) the fee schedule."""
+    charged = FeeLine.objects.filter(dispute_id=dispute.pk).aggregate(total=Sum("amount"))["total"]
+    if_escalated = None
+    charges = policy_for(dispute.program).rule_for(dispute.reason).charges_fee
+    if charged is None and charges and dispute.escalated_at is None:
+        plan = dispute.terms.fee_plan if dispute.terms is not None else DEFAULT_FEE_PLAN
+        schedule = [row.as_terms() for row in FeeSchedule.objects.filter(currency=dispute.currency)]
+        if_escalated = standard_fee_at(schedule, currency=dispute.currency, at=now, plan=plan)
+    return CaseFee(charged=charged, if_escalated=if_escalated, currency=dispute.currency)

@@ -15,7 +15,7 @@ from django.db import models
 from django.utils import formats
 from django.utils.dateparse import parse_datetime
 
-from .choices import Outcome, Program, Reason, RefundOffer, State
+from .choices import CustomerReply, Outcome, Program, Reason, RefundOffer, State
 from .policies import deadline_for_display, decision_code, minor_units
 
 _LABELS: dict[str, type[models.TextChoices]] = {
@@ -62,6 +62,9 @@ def display_context(context: dict[str, Any], time_zone: str) -> dict[str, Any]:
     code = decision_code(context.get("decision_code") or "")
     if code is not None:
         shown["decision_code_label"] = str(code.label)
+    cause = (context.get("event") or {}).get("cause")
+    if cause in CustomerReply.values:
+        shown["reply_label"] = str(CustomerReply(cause).label)
     fee = (context.get("event") or {}).get("fee")
     if fee:
         shown["fee_display"] = _money(fee, currency)

@@ -33,7 +33,7 @@ from ..reports import (
     refund_causes_per_million,
     time_to_decision,
 )
-from ..views.charts import AXIS, HEIGHT, PALETTE, WIDTH
+from ..views.charts import AXIS, HEIGHT, PALETTE, WIDTH, month_abbreviation
 
 FIGURES_URL_NAME = "disputes_staff_figures"
 FIGURES_LINK_TEXT = _("Complaint figures")
@@ -61,7 +61,7 @@ def complaints_chart(months: list[ComplaintsMonth]) -> dict[str, Any]:
                 "height": round(height, 1),
                 "centre": round(index * slot + slot / 2, 1),
                 "month": formats.date_format(month.month, "YEAR_MONTH_FORMAT"),
-                "short": formats.date_format(month.month, "M"),
+                "short": month_abbreviation(month.month),
                 "per_million": month.per_million,
             }
         )

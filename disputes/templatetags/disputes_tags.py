@@ -1,10 +1,16 @@
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
+from babel import Locale, UnknownLocaleError
+from babel.dates import get_timezone_name
 from django import template
 from django.utils import formats
+from django.utils.translation import get_language, gettext
 
+from disputes.choices import CustomerReply, EventType, Outcome, RefundOffer
 from disputes.errors import DomainError
-from disputes.policies import deadline_for_display, evidence_item
+from disputes.models import DisputeEvent
+from disputes.policies import deadline_for_display, evidence_item, minor_units
 
 register = template.Library()
 
@@ -15,6 +21,25 @@ def deadline(moment: datetime | None, time_zone: str) -> str:
     if moment is None:
         return ""
     return formats.date_format(deadline_for_display(moment, time_zone), "DATETIME_FORMAT")
+
+
+@register.filter
+def deadline_with_zone(moment: datetime | None, time_zone: str) -> str:
+    """A deadline for a reader who may live elsewhere: its last minute in the merchant's time
+    zone, and the zone's name in the reader's language ("25 October 2026 23:59 (Central
+    European Time)"; "25. lokakuuta 2026 klo 23.59 (Keski-Euroopan aika)")."""
+    if moment is None:
+        return ""
+    return f"{deadline(moment, time_zone)} ({zone_name(time_zone)})"
+
+
+def zone_name(time_zone: str) -> str:
+    language = (get_language() or "en").replace("-", "_")
+    try:
+        locale = Locale.parse(language)
+    except (ValueError, UnknownLocaleError):
+        locale = Locale.parse("en")
+    return str(get_timezone_name(time_zone, width="long", locale=locale))
 
 
 @register.filter
@@ -34,3 +59,43 @@ def given_items(data: object) -> list[dict[str, str]]:
     if not isinstance(data, dict):
         return []
     return [item for item in data.get("items", []) if isinstance(item, dict) and item.get("value")]
+
+
+@register.simple_tag
+def event_choice(event: DisputeEvent, currency: str) -> str:
+    """What a timeline event chose, in words, so nobody has to guess from the event's name:
+    the offer and its amount, the customer's answer, support's outcome and amount."""
+    data = event.data if isinstance(event.data, dict) else {}
+    amount = _money(data.get("amount"), currency)
+    if event.event_type == EventType.OFFER_MADE and data.get("refund_offer") in RefundOffer.values:
+        offer = RefundOffer(data["refund_offer"])
+        if offer == RefundOffer.NONE or amount is None:
+            return gettext("Offer: %(offer)s.") % {"offer": offer.label}
+        return gettext("Offer: %(offer)s, %(amount)s.") % {"offer": offer.label, "amount": amount}
+    if event.event_type == EventType.CUSTOMER_REPLIED and data.get("reply") in CustomerReply.values:
+        return gettext("Answer: “%(reply)s”.") % {"reply": CustomerReply(data["reply"]).label}
+    if event.event_type == EventType.DECIDED and data.get("outcome") in Outcome.values:
+        outcome = Outcome(data["outcome"]).label
+        if amount is None or data.get("amount") in ("0", "0.00", "None"):
+            return gettext("Outcome: %(outcome)s.") % {"outcome": outcome}
+        return gettext("Outcome: %(outcome)s; to the customer: %(amount)s.") % {
+            "outcome": outcome,
+            "amount": amount,
+        }
+    if event.event_type == EventType.RETURN_DECIDED and amount is not None:
+        return gettext("Refund after the return: %(amount)s.") % {"amount": amount}
+    closed = event.event_type in (EventType.RESOLVED, EventType.DISPUTE_ACCEPTED)
+    if closed and amount and data.get("amount") not in ("0", "0.00", "None"):
+        return gettext("To the customer: %(amount)s.") % {"amount": amount}
+    return ""
+
+
+def _money(value: object, currency: str) -> str | None:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite():
+        return None
+    places = min(minor_units(currency), 2)
+    return f"{formats.number_format(amount, places, use_l10n=True, force_grouping=True)} {currency}"

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from babel import UnknownLocaleError
+from babel.dates import format_date
 from django.db import models
 from django.utils import formats
+from django.utils.translation import get_language
 
 # Colour-blind-safe palette (Okabe-Ito), one colour per reason in a fixed order.
 PALETTE = [
@@ -59,7 +62,7 @@ def reasons_chart(
                 "width": round(slot * 0.7, 1),
                 "centre": round(index * slot + slot / 2, 1),
                 "month": formats.date_format(month, "YEAR_MONTH_FORMAT"),
-                "short": formats.date_format(month, "M"),
+                "short": month_abbreviation(month),
                 "total": sum(counts.values()),
                 "segments": segments,
             }
@@ -73,3 +76,13 @@ def reasons_chart(
         "legend": legend,
         "busiest": busiest,
     }
+
+
+def month_abbreviation(month: date) -> str:
+    """The month's standard short name in the reader's language (CLDR: "Jan", "tammi",
+    "mrt", "mars", "Mär"), for chart axes; Django's own three-letter cut reads oddly in some."""
+    language = (get_language() or "en").replace("-", "_")
+    try:
+        return str(format_date(month, "LLL", locale=language))
+    except (ValueError, UnknownLocaleError):
+        return str(format_date(month, "LLL", locale="en"))

@@ -361,6 +361,21 @@ def _case_context(dispute: Dispute, token: str, **forms: Any) -> dict[str, Any]:
         )
     }
     can_reply = CaseAction.REPLY in allowed
+    # A decision the shop may still appeal: the customer is told until when.
+    merchant_appeal = next(
+        (
+            a.until
+            for a in allowed_actions(
+                dispute,
+                Party.MERCHANT,
+                now=now,
+                time_zone=merchant.time_zone,
+                country=merchant.country,
+            )
+            if a.action == CaseAction.APPEAL
+        ),
+        None,
+    )
     context: dict[str, Any] = {
         "dispute": dispute,
         "order": dispute.order,
@@ -377,6 +392,7 @@ def _case_context(dispute: Dispute, token: str, **forms: Any) -> dict[str, Any]:
         "record": decision_record(dispute),
         "handler": support_handler(dispute),
         "support_waits_for": support_waiting_for(dispute),
+        "merchant_may_appeal_until": merchant_appeal,
     }
     if can_reply:
         context["reply_form"] = forms.get("reply_form") or CustomerReplyForm(

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_noop
 from django.views import View
 from django.views.generic import TemplateView
 
+from billing.selectors import case_fee
 from disputes import selectors, services
 from disputes.actors import Actor
 from disputes.choices import Party
@@ -228,6 +229,7 @@ class CaseView(MerchantPortalMixin, View):
             "record": decision_record(dispute),
             "handler": support_handler(dispute),
             "support_waits_for": support_waiting_for(dispute),
+            "fee": case_fee(dispute, now),
         }
         if can_respond:
             context["response_form"] = forms.get("response_form") or _response_form(dispute)

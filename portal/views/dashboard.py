@@ -34,6 +34,7 @@ class DashboardView(MerchantPortalMixin, TemplateView):
             due_soon=[(d, time_left(d.due_at, now)) for d in due_soon],
             month=month,
             rate_percent=None if month.rate is None else month.rate * 100,
+            previous_percent=None if month.previous_rate is None else month.previous_rate * 100,
             threshold_percent=month.rate_threshold * 100,
             fees=month.fees,
             chart=reasons_chart(selectors.dashboard_reasons_by_month(merchant, now), Reason),

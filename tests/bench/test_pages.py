@@ -64,4 +64,5 @@ def test_case_page_and_dashboard_figures():
     assert figures["dashboard median, large merchant"].value > 0
     assert figures["dashboard median, large merchant"].details["merchant_cases"] == 8
     assert 3 <= figures["case page queries"].value <= 12
-    assert 3 <= figures["dashboard queries"].value <= 15
+    # A fixed number: the widgets, last month's rate and the evidence figures, each one query.
+    assert 3 <= figures["dashboard queries"].value <= 17

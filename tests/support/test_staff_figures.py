@@ -350,7 +350,7 @@ def test_a_superuser_sees_the_figures(client, django_user_model, frozen_now):
     assert "Calm Shop" not in page
     assert "20.00 %" in page  # Busy Shop: 2 cases for 10 orders this month
     # 3 cases for 110 orders in March; the tables list the newest month first.
-    assert '<td class="number">27272.7</td>' in page
+    assert '<td class="number">27,272.7</td>' in page  # grouped for people, in the reader's format
     assert page.index("<td>March 2026</td>") < page.index("<td>April 2025</td>")
 
 

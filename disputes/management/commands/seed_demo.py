@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -31,7 +32,8 @@ from disputes.choices import (
     Reason,
     RefundOffer,
 )
-from disputes.models import Merchant, MerchantMembership, Order
+from disputes.links import customer_case_url
+from disputes.models import Dispute, Merchant, MerchantMembership, Order
 from disputes.policies import (
     EVIDENCE_PARTIES,
     Assessment,
@@ -105,13 +107,14 @@ class Command(BaseCommand):
                 "Demo data ready." if created_any else "Demo data already present; passwords reset."
             )
         )
-        self.stdout.write("  Support desk: http://127.0.0.1:8000/admin/")
+        site = settings.SITE_URL
+        self.stdout.write(f"  Support desk: {site}/admin/")
         self.stdout.write(f"    {SUPPORT_LOGIN[0]} / {SUPPORT_LOGIN[1]}")
-        self.stdout.write("  Merchant portal: http://127.0.0.1:8000/portal/")
+        self.stdout.write(f"  Merchant portal: {site}/portal/")
         for spec in MERCHANTS:
             for email, password, role in spec["users"]:
                 self.stdout.write(f"    {email} / {password}  ({spec['name']}, {role})")
-        self.stdout.write("  Customer side: http://127.0.0.1:8000/open/ with, for example:")
+        self.stdout.write(f"  Customer side: {site}/open/ with, for example:")
         free_orders = Order.objects.filter(merchant__slug="demo-shop", disputes__isnull=True)
         for label, orders in (
             ("payment dispute", free_orders.filter(protection_tier=ProtectionTier.NONE)),
@@ -122,6 +125,17 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"    Demo Shop, order {order.order_number}, {order.customer_email} ({label})"
                 )
+        self.stdout.write("  A customer's private link to one case in each state (Demo Shop):")
+        cases = Dispute.objects.filter(merchant__slug="demo-shop").select_related("order")
+        shown: set[tuple[str, str]] = set()
+        for dispute in cases.order_by("program", "state", "id"):
+            if (dispute.program, dispute.state) in shown:
+                continue
+            shown.add((dispute.program, dispute.state))
+            self.stdout.write(
+                f"    {dispute.get_program_display()}, {dispute.get_state_display()}: "
+                f"{customer_case_url(dispute)}"
+            )
 
 
 class _DemoCases:
