@@ -272,6 +272,7 @@ class ProtectionFeedbackForm(OpeningEvidenceMixin, forms.Form):
 
 
 class CustomerReplyForm(forms.Form):
+    prefix = "reply"  # its own ids on a page with several forms
     reply = forms.ChoiceField(label=_("Your answer to the offer"), widget=forms.RadioSelect)
     message = message_field(required=False, label=_("Anything to add? (optional)"))
     documents = DocumentsField()
@@ -287,17 +288,20 @@ class CustomerReplyForm(forms.Form):
 
 
 class MessageForm(forms.Form):
+    prefix = "message"  # its own ids on a page with several forms
     message = message_field(required=True, label=_("Your message"))
     documents = DocumentsField()
 
 
 class ReturnShippedForm(forms.Form):
+    prefix = "return"  # its own ids on a page with several forms
     message = message_field(
         required=True, label=_("How did you send the goods back? (carrier and tracking number)")
     )
 
 
 class WithdrawForm(forms.Form):
+    prefix = "withdraw"  # its own ids on a page with several forms
     confirm = forms.BooleanField(
         label=_("Yes, I withdraw my case."),
         required=True,
@@ -363,6 +367,8 @@ def evidence_from(form: forms.Form) -> list[EvidenceInput]:
 class EvidenceForm(forms.Form):
     """Evidence for support: the side's checklist items, other documents and a note."""
 
+    prefix = "evidence"  # its own ids on a page with several forms
+
     def __init__(
         self,
         *args: Any,
@@ -370,7 +376,6 @@ class EvidenceForm(forms.Form):
         prefill: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("prefix", "evidence")
         super().__init__(*args, **kwargs)
         add_evidence_fields(self, checklist, prefill=prefill)
         self.fields["documents"] = DocumentsField(label=_("Other documents (optional)"))

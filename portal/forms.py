@@ -36,6 +36,7 @@ NOTIFY_FIELDS = [
 
 
 class ReturnReceivedForm(forms.Form):
+    prefix = "return"  # its own ids on a page with several forms
     confirm = forms.BooleanField(
         label=_("We received the goods back: make the refund support decided."), required=True
     )
@@ -43,6 +44,7 @@ class ReturnReceivedForm(forms.Form):
 
 
 class AppealForm(forms.Form):
+    prefix = "appeal"  # its own ids on a page with several forms
     message = message_field(
         required=True, label=_("What is new? Explain why the decision should change")
     )
@@ -61,6 +63,7 @@ class MerchantRefundChoice:
 
 
 class MerchantResponseForm(forms.Form):
+    prefix = "answer"  # its own ids on a page with several forms
     refund = forms.ChoiceField(
         label=_("Do you offer a refund?"),
         widget=forms.RadioSelect,
@@ -119,6 +122,7 @@ class MerchantResponseForm(forms.Form):
 
 
 class AcceptDisputeForm(forms.Form):
+    prefix = "accept"  # its own ids on a page with several forms
     confirm = forms.BooleanField(
         label=_("I accept the dispute: the customer gets the full disputed amount back."),
         required=True,
@@ -127,6 +131,7 @@ class AcceptDisputeForm(forms.Form):
 
 
 class MerchantMessageForm(forms.Form):
+    prefix = "message"  # its own ids on a page with several forms
     TO_CUSTOMER = "customer"
     TO_SUPPORT = "support"
 

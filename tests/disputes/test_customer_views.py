@@ -459,7 +459,11 @@ def test_rejecting_a_partial_refund_escalates_with_documents(client, order):
     url = case_url(dispute)
     response = client.post(
         url + "reply/",
-        {"reply": "reject_partial", "message": "40 is not enough.", "documents": [pdf()]},
+        {
+            "reply-reply": "reject_partial",
+            "reply-message": "40 is not enough.",
+            "reply-documents": [pdf()],
+        },
     )
     assert response.status_code == 302
     dispute.refresh_from_db()
@@ -471,7 +475,7 @@ def test_rejecting_a_partial_refund_escalates_with_documents(client, order):
 
 def test_a_reply_not_offered_for_this_offer_is_refused(client, order):
     dispute = offered(order, RefundOffer.FULL)
-    page = client.post(case_url(dispute) + "reply/", {"reply": "reject_partial"})
+    page = client.post(case_url(dispute) + "reply/", {"reply-reply": "reject_partial"})
     assert "Select a valid choice" in page.content.decode()
     dispute.refresh_from_db()
     assert dispute.state == State.AWAITING_CUSTOMER
@@ -485,7 +489,7 @@ def test_after_the_20_days_the_choices_disappear_and_answers_are_refused(client,
         page = client.get(url).content.decode()
         assert "The time to answer the offer has ended" in page
         assert 'value="disagree"' not in page
-        response = client.post(url + "reply/", {"reply": "disagree"})
+        response = client.post(url + "reply/", {"reply-reply": "disagree"})
         assert "The time to answer the offer has ended" in response.content.decode()
         services.dispute_close_overdue_customer_windows()
         page = client.get(url).content.decode()
@@ -498,7 +502,8 @@ def test_a_message_with_a_document_reaches_the_merchant(client, order):
     dispute = open_dispute(order=order)
     url = case_url(dispute)
     response = client.post(
-        url + "message/", {"message": "Here is the photo.", "documents": [pdf("photo.pdf")]}
+        url + "message/",
+        {"message-message": "Here is the photo.", "message-documents": [pdf("photo.pdf")]},
     )
     assert response.status_code == 302
     attachment = Attachment.objects.get()
@@ -518,15 +523,17 @@ def test_a_document_of_another_case_is_not_reachable(client, order):
         documents=[],
     )
     mine = open_dispute(order=order)
-    client.post(case_url(other) + "message/", {"message": "theirs", "documents": [pdf()]})
+    client.post(
+        case_url(other) + "message/", {"message-message": "theirs", "message-documents": [pdf()]}
+    )
     foreign = Attachment.objects.get()
     assert client.get(case_url(mine) + f"documents/{foreign.pk}/").status_code == 404
 
 
 def test_an_empty_message_is_refused_with_its_field_named(client, order):
     dispute = open_dispute(order=order)
-    page = client.post(case_url(dispute) + "message/", {"message": "  "}).content.decode()
-    assert 'href="#id_message"' in page
+    page = client.post(case_url(dispute) + "message/", {"message-message": "  "}).content.decode()
+    assert 'href="#id_message-message"' in page
     assert dispute.events.count() == 1
 
 
@@ -537,7 +544,7 @@ def test_answering_supports_information_request_sends_the_case_back(client, orde
     )
     url = case_url(dispute)
     assert "needs more information from you" in client.get(url).content.decode()
-    client.post(url + "message/", {"message": "Attached.", "documents": [pdf()]})
+    client.post(url + "message/", {"message-message": "Attached.", "message-documents": [pdf()]})
     dispute.refresh_from_db()
     assert dispute.state == State.ESCALATED
     assert dispute.events.filter(event_type=EventType.INFO_PROVIDED).count() == 1
@@ -547,8 +554,10 @@ def test_withdrawing_needs_confirmation(client, order):
     dispute = open_dispute(order=order)
     url = case_url(dispute)
     page = client.post(url + "withdraw/", {}).content.decode()
-    assert 'href="#id_confirm"' in page
-    client.post(url + "withdraw/", {"confirm": "on", "message": "Arrived after all."})
+    assert 'href="#id_withdraw-confirm"' in page
+    client.post(
+        url + "withdraw/", {"withdraw-confirm": "on", "withdraw-message": "Arrived after all."}
+    )
     dispute.refresh_from_db()
     assert dispute.state == State.WITHDRAWN
     assert dispute.order.payment_state == PaymentState.ACTIVE

@@ -133,11 +133,11 @@ def test_a_merchant_with_complete_evidence_sees_complete_on_the_page_and_in_the_
     response = client.post(
         reverse("portal:case-respond", args=[dispute.public_id]),
         {
-            "refund": "no",
-            "message": "Delivered, see the proof.",
-            "evidence_carrier": "PostNL",
-            "evidence_tracking_number": "3S123456789",
-            "evidence_proof_of_delivery": pdf("delivery.pdf"),
+            "answer-refund": "no",
+            "answer-message": "Delivered, see the proof.",
+            "answer-evidence_carrier": "PostNL",
+            "answer-evidence_tracking_number": "3S123456789",
+            "answer-evidence_proof_of_delivery": pdf("delivery.pdf"),
         },
     )
     assert response.status_code == 302

@@ -326,11 +326,11 @@ def test_during_an_appeal_the_customer_cannot_withdraw_but_can_add_a_statement(c
     page = client.get(page_url).content.decode()
     refused = client.post(
         reverse("disputes:customer-withdraw", kwargs={"token": page_url.split("/")[2]}),
-        {"confirm": "on"},
+        {"withdraw-confirm": "on"},
     )
     statement = client.post(
         reverse("disputes:customer-message", kwargs={"token": page_url.split("/")[2]}),
-        {"message": "I never ordered this; my card was stolen."},
+        {"message-message": "I never ordered this; my card was stolen."},
     )
 
     assert "has appealed" in page

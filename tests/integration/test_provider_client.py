@@ -143,7 +143,7 @@ def reply_as_customer(base_url: str, case_path: str, reply: str) -> httpx.Respon
         assert f'value="{reply}"' in page.text
         return customer.post(
             f"{case_path}reply/",
-            data={"csrfmiddlewaretoken": _csrf(page), "reply": reply, "message": ""},
+            data={"csrfmiddlewaretoken": _csrf(page), "reply-reply": reply, "reply-message": ""},
         )
 
 

@@ -289,7 +289,8 @@ def test_the_merchant_does_not_see_what_the_customer_sent_support_only(portal, m
 
 
 def respond(portal, dispute, **data):
-    return portal.post(case_url(dispute, "respond/"), data)
+    # The answer form's fields carry its prefix on the case page: "answer-refund", ...
+    return portal.post(case_url(dispute, "respond/"), {f"answer-{k}": v for k, v in data.items()})
 
 
 @pytest.mark.parametrize(
@@ -353,7 +354,7 @@ def test_accepting_a_payment_dispute_outright(portal, merchant):
     dispute = open_dispute(merchant=merchant)
     missing = portal.post(case_url(dispute, "accept/"), {})
     assert "There is a problem" in missing.content.decode()
-    portal.post(case_url(dispute, "accept/"), {"confirm": "on"})
+    portal.post(case_url(dispute, "accept/"), {"accept-confirm": "on"})
     dispute.refresh_from_db()
     assert dispute.state == State.RESOLVED
 
@@ -363,7 +364,7 @@ def test_buyer_protection_cannot_be_accepted_outright(portal, merchant):
         order=OrderFactory(merchant=merchant, protected=True), program=Program.BUYER_PROTECTION
     )
     assert "Accept the dispute outright" not in portal.get(case_url(dispute)).content.decode()
-    response = portal.post(case_url(dispute, "accept/"), {"confirm": "on"})
+    response = portal.post(case_url(dispute, "accept/"), {"accept-confirm": "on"})
     assert "Only a payment dispute can be accepted outright." in response.content.decode()
 
 
@@ -374,13 +375,14 @@ def test_messages_to_the_customer_and_evidence_for_support(portal, merchant):
     portal.post(
         case_url(dispute, "message/"),
         {
-            "audience": "support",
-            "message": "Delivery proof.",
-            "documents": [SimpleUploadedFile("p.pdf", PDF)],
+            "message-audience": "support",
+            "message-message": "Delivery proof.",
+            "message-documents": [SimpleUploadedFile("p.pdf", PDF)],
         },
     )
     portal.post(
-        case_url(dispute, "message/"), {"audience": "customer", "message": "We are looking."}
+        case_url(dispute, "message/"),
+        {"message-audience": "customer", "message-message": "We are looking."},
     )
     events = list(dispute.events.filter(event_type=EventType.MESSAGE).order_by("id"))
     assert [(e.message, e.visibility) for e in events] == [

@@ -173,7 +173,9 @@ def test_customer_links_survive_any_token(token, reply, message):
     path_token = quote(token, safe="") or "x"  # any text, percent-encoded into the path
     response = client.get(f"/c/{path_token}/")
     assert response.status_code in (404, 400)
-    response = client.post(f"/c/{path_token}/reply/", {"reply": reply, "message": message})
+    response = client.post(
+        f"/c/{path_token}/reply/", {"reply-reply": reply, "reply-message": message}
+    )
     assert response.status_code in (404, 400)
 
 
