@@ -1,9 +1,11 @@
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import get_timezone_name
 from django import template
+from django.forms import BaseForm
 from django.utils import formats
 from django.utils.translation import get_language, gettext
 
@@ -99,3 +101,13 @@ def _money(value: object, currency: str) -> str | None:
         return None
     places = min(minor_units(currency), 2)
     return f"{formats.number_format(amount, places, use_l10n=True, force_grouping=True)} {currency}"
+
+
+@register.simple_tag(takes_context=True)
+def page_has_errors(context: Any) -> bool:
+    """Whether a form on this page came back with errors: the page title then starts with
+    "Error:", so a screen reader says so first (forms are found in the context by type)."""
+    return any(
+        isinstance(value, BaseForm) and value.is_bound and bool(value.errors)
+        for value in context.flatten().values()
+    )

@@ -232,6 +232,9 @@ def test_find_order_page_works_with_the_keyboard_and_fits_a_phone(page, live_ser
     page.get_by_label("Order number").press("Enter")
     summary = page.get_by_role("alert")
     expect(summary).to_contain_text("There is a problem")
+    # The summary takes the focus and the title says "Error:" first, without any script.
+    expect(page.locator("#error-summary")).to_be_focused()
+    assert page.title().startswith("Error: ")
     links = summary.get_by_role("link")
     expect(links).to_have_count(3)
     hrefs = [links.nth(i).get_attribute("href") for i in range(3)]
