@@ -238,7 +238,8 @@ class ProtectionFeedbackForm(OpeningEvidenceMixin, forms.Form):
     message = message_field(
         required=False, label=_("Describe the problem or your request in your own words")
     )
-    # Asked only when "all fine" would withdraw an open case (a confirmation page sets it).
+    # "All fine" is confirmed on a page of its own, which sets this (and, with a case open,
+    # the confirmation withdraws the case too).
     confirm_withdrawal = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -243,8 +243,15 @@ class ProtectionView(VerifiedOrderMixin, View):
         return self._render(request, form)
 
     def _all_fine(self, request: HttpRequest, form: ProtectionFeedbackForm) -> HttpResponse:
-        """ "All fine" ends the protection; with a case open it withdraws it, once confirmed."""
+        """ "All fine" ends the protection (and withdraws an open case), once confirmed: an
+        ending that cannot be undone is never one click."""
         order = self.order
+        if not form.cleaned_data["confirm_withdrawal"]:
+            return render(
+                request,
+                "customer/protection_confirm_end.html",
+                {"order": order, "case": selectors.open_dispute_for_order(order), "form": form},
+            )
         try:
             result = services.order_end_protection(
                 order=order, withdraw_case=form.cleaned_data["confirm_withdrawal"]

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
@@ -61,10 +62,31 @@ class ApiKeyCreateView(ApiOverviewView):
 
 
 class ApiKeyRevokeView(MerchantPortalMixin, View):
+    """Revoking a key asks first (GET, or a POST without `confirmed`), then revokes."""
+
     owner_only = True
-    http_method_names = ["post"]
+
+    def get(self, request: HttpRequest, key_id: int) -> HttpResponse:
+        api_key = get_object_or_404(ApiKey, pk=key_id, merchant=self.merchant)
+        return render(
+            request,
+            "portal/confirm.html",
+            {
+                **self.page_context,
+                "title": _("Revoke the key %(name)s?") % {"name": api_key.name},
+                "explanation": _(
+                    "Software that uses this key stops working at once: every request with it is "
+                    "refused. A revoked key cannot be used again; create a new one if needed."
+                ),
+                "action": reverse("portal:api-key-revoke", args=[api_key.pk]),
+                "button": _("Yes, revoke %(name)s") % {"name": api_key.name},
+                "back_url": reverse("portal:api-index"),
+            },
+        )
 
     def post(self, request: HttpRequest, key_id: int) -> HttpResponse:
+        if request.POST.get("confirmed") != "yes":
+            return self.get(request, key_id)
         api_key = get_object_or_404(ApiKey, pk=key_id, merchant=self.merchant)
         api_key_revoke(api_key=api_key, now=timezone.now())
         messages.success(request, _("The key %(name)s is revoked.") % {"name": api_key.name})

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView
@@ -55,15 +56,41 @@ class TeamView(MerchantPortalMixin, FormView):
 
 
 class TeamRemoveView(MerchantPortalMixin, View):
-    owner_only = True
-    http_method_names = ["post"]
+    """Removing a member asks first (GET, or a POST without `confirmed`), then removes."""
 
-    def post(self, request: HttpRequest, membership_id: int) -> HttpResponse:
-        membership = get_object_or_404(
+    owner_only = True
+
+    def _membership(self, membership_id: int) -> MerchantMembership:
+        return get_object_or_404(
             MerchantMembership.objects.select_related("user"),
             pk=membership_id,
             merchant=self.merchant,
         )
+
+    def get(self, request: HttpRequest, membership_id: int) -> HttpResponse:
+        membership = self._membership(membership_id)
+        email = membership.user.get_username()
+        return render(
+            request,
+            "portal/confirm.html",
+            {
+                **self.page_context,
+                "title": _("Remove %(email)s from the team?") % {"email": email},
+                "explanation": _(
+                    "%(email)s can no longer sign in to this shop's portal. You can invite them "
+                    "again later."
+                )
+                % {"email": email},
+                "action": reverse("portal:team-remove", args=[membership.pk]),
+                "button": _("Yes, remove %(email)s") % {"email": email},
+                "back_url": reverse("portal:team"),
+            },
+        )
+
+    def post(self, request: HttpRequest, membership_id: int) -> HttpResponse:
+        if request.POST.get("confirmed") != "yes":
+            return self.get(request, membership_id)
+        membership = self._membership(membership_id)
         try:
             membership_remove(membership=membership, removed_by_id=self.membership.user_id)
         except MemberNotRemovable as error:

@@ -227,7 +227,7 @@ def test_owners_create_and_revoke_keys_in_the_portal(owner_portal, merchant):
     )
     assert sneaky.context["key_form"].errors["scopes"]
     assert merchant.api_keys.count() == 1
-    owner_portal.post(reverse("portal:api-key-revoke", args=[api_key.pk]))
+    owner_portal.post(reverse("portal:api-key-revoke", args=[api_key.pk]), {"confirmed": "yes"})
     api_key.refresh_from_db()
     assert api_key.revoked_at is not None
 

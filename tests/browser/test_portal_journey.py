@@ -66,7 +66,9 @@ def test_merchant_finds_a_case_and_answers_with_a_partial_refund(
 
     page.get_by_label("Yes", exact=True).check()
     page.get_by_label("Refund amount").fill("30.00")
-    page.get_by_label("Message to the customer", exact=True).fill("We refund 30 EUR for the repair.")
+    page.get_by_label("Message to the customer", exact=True).fill(
+        "We refund 30 EUR for the repair."
+    )
     page.locator("#id_answer-documents").set_input_files(str(document))
     page.get_by_role("button", name="Send my answer").click()
 

@@ -259,9 +259,13 @@ def test_a_protected_order_offers_buyer_protection(client, protected_order):
         assert f'value="{answer}"' in form
 
 
-def test_everything_fine_ends_the_protection(client, protected_order):
+def test_everything_fine_ends_the_protection_once_confirmed(client, protected_order):
     find(client, protected_order)
-    page = protection(client, answer="all_fine").content.decode()
+    asked = protection(client, answer="all_fine").content.decode()
+    assert "end my protection" in asked
+    protected_order.refresh_from_db()
+    assert protected_order.protection_status == ProtectionStatus.ACTIVE  # not one click
+    page = protection(client, answer="all_fine", confirm_withdrawal="on").content.decode()
     assert "Your buyer protection for this order has ended" in page
     protected_order.refresh_from_db()
     assert protected_order.protection_status == ProtectionStatus.ENDED

@@ -392,20 +392,29 @@ def test_adding_an_existing_member_is_a_form_error(client, owner, agent, mailout
     assert mailoutbox == []
 
 
-def test_owner_removes_a_member(client, owner, agent):
+def test_owner_removes_a_member_after_confirming(client, owner, agent):
     client.force_login(owner.user)
+    team = client.get(reverse("portal:team")).content.decode()
+    assert f'href="{reverse("portal:team-remove", args=[agent.pk])}"' in team  # a link, not a form
 
-    response = client.post(reverse("portal:team-remove", args=[agent.pk]), follow=True)
+    asked = client.post(reverse("portal:team-remove", args=[agent.pk]))
+    assert "Remove agent@shop.example from the team?" in asked.content.decode()
+    assert MerchantMembership.objects.filter(pk=agent.pk).exists()  # not one click
+    response = client.post(
+        reverse("portal:team-remove", args=[agent.pk]), {"confirmed": "yes"}, follow=True
+    )
 
     assert response.status_code == 200
     assert not MerchantMembership.objects.filter(pk=agent.pk).exists()
     assert "agent@shop.example is no longer on the team." in response.text
 
 
-def test_removing_takes_a_post(client, owner, agent):
+def test_removing_takes_a_confirmed_post(client, owner, agent):
     client.force_login(owner.user)
 
-    assert client.get(reverse("portal:team-remove", args=[agent.pk])).status_code == 405
+    page = client.get(reverse("portal:team-remove", args=[agent.pk]))
+    assert page.status_code == 200
+    assert "Yes, remove agent@shop.example" in page.content.decode()
     assert MerchantMembership.objects.filter(pk=agent.pk).exists()
 
 
@@ -413,7 +422,9 @@ def test_owner_cannot_remove_themself(client, owner):
     MembershipFactory(merchant=owner.merchant, role=MemberRole.OWNER)
     client.force_login(owner.user)
 
-    response = client.post(reverse("portal:team-remove", args=[owner.pk]), follow=True)
+    response = client.post(
+        reverse("portal:team-remove", args=[owner.pk]), {"confirmed": "yes"}, follow=True
+    )
 
     assert "You cannot remove yourself from the team." in response.text
     assert MerchantMembership.objects.filter(pk=owner.pk).exists()
@@ -444,7 +455,7 @@ def test_another_shops_membership_is_not_found(client, owner):
     foreign = MembershipFactory(role=MemberRole.AGENT)
     client.force_login(owner.user)
 
-    response = client.post(reverse("portal:team-remove", args=[foreign.pk]))
+    response = client.post(reverse("portal:team-remove", args=[foreign.pk]), {"confirmed": "yes"})
 
     assert response.status_code == 404
     assert MerchantMembership.objects.filter(pk=foreign.pk).exists()
