@@ -107,6 +107,9 @@ class QueueView(MerchantPortalMixin, TemplateView):
         ]
         context.update(
             form=form,
+            # The filter panel opens only when a filter is set (or wrong), not for a tab's ?tab=.
+            filters_set=bool(form.errors)
+            or (form.is_bound and form.is_valid() and any(form.cleaned_data.values())),
             tab=tab,
             # (tab, label, count, whether the count stopped at the cap and reads "1,000+")
             tabs=[

@@ -212,6 +212,18 @@ def test_every_page_passes_axe_and_has_unique_ids(
     for name, path in world.pages["portal"]:
         page.goto(live_server.url + path)
         problems += _check(page, f"portal/{name}", folder)
+    # A tab of the queue: filters stay closed, and on a phone each case shows its time left
+    # without scrolling sideways.
+    page.goto(f"{live_server.url}/portal/cases/?tab=needs_response")
+    assert page.locator("details.filters").get_attribute("open") is None
+    if folder.startswith("phone"):
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the queue is {width}px wide on a phone"
+        first_time = page.locator("table.queue .queue__time").first
+        box = first_time.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= PHONE["width"]
+        assert box["y"] < PHONE["height"], "the first case's time left is below the fold"
 
     walk_context.clear_cookies()
     page.goto(f"{live_server.url}/admin/login/")
