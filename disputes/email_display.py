@@ -11,9 +11,12 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from babel import UnknownLocaleError
+from babel.numbers import format_currency
 from django.db import models
 from django.utils import formats
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import get_language
 
 from .choices import CustomerReply, Outcome, Program, Reason, RefundOffer, State
 from .policies import deadline_for_display, decision_code, minor_units
@@ -28,13 +31,34 @@ _LABELS: dict[str, type[models.TextChoices]] = {
 
 
 def _money(value: object, currency: str) -> str | None:
+    """Money in an email: the reader's number format and the ISO code ("69,53 EUR"), which
+    reads the same in a plain-text mail client whatever its fonts."""
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
-    places = minor_units(currency) if currency else 2
+    places = min(minor_units(currency), 2) if currency else 2
     shown = formats.number_format(amount, places, use_l10n=True, force_grouping=True)
     return f"{shown} {currency}"
+
+
+def format_money(value: object, currency: str) -> str | None:
+    """An amount as the reader writes it, with the currency's sign where it has one and its
+    own decimals: "€69.53" in English, "69,53 €" in Finnish, "9 000 ¥" (CLDR, via Babel).
+    None for what is not a number."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite():
+        return None
+    if not currency:
+        return formats.number_format(amount, 2, use_l10n=True, force_grouping=True)
+    language = (get_language() or "en").replace("-", "_")
+    try:
+        return str(format_currency(amount, currency.upper(), locale=language))
+    except (ValueError, UnknownLocaleError):
+        return str(format_currency(amount, currency.upper(), locale="en"))
 
 
 def display_context(context: dict[str, Any], time_zone: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -14,6 +15,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .choices import CustomerReply, EvidenceKind, Party, Program, ProtectionAnswer, Reason
+from .email_display import format_money
 from .models import Order
 from .policies import (
     BUYER_PROTECTION,
@@ -390,3 +392,37 @@ class EvidenceForm(forms.Form):
         ):
             raise forms.ValidationError(_("Give at least one evidence item, a document or a note."))
         return cleaned
+
+
+def money_field(**kwargs: Any) -> forms.DecimalField:
+    """An amount typed as the reader writes it ("30,00" in Finnish, "30.00" in English): a
+    text box with the decimal keyboard on phones, never a number box that drops the comma."""
+    field = forms.DecimalField(
+        localize=True,
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        error_messages={"min_value": _("Enter an amount above zero.")},
+        **kwargs,
+    )
+    field.widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+    field.widget.is_localized = True
+    return field
+
+
+def limit_amount(field: forms.Field, limit: Decimal, currency: str) -> None:
+    """The most the amount may be, said in the reader's format: "at most 69,53 €"."""
+    field.validators.append(_AtMost(limit, currency))
+
+
+class _AtMost:
+    def __init__(self, limit: Decimal, currency: str) -> None:
+        self.limit, self.currency = limit, currency
+
+    def __call__(self, value: Decimal | None) -> None:
+        if value is not None and value > self.limit:
+            raise forms.ValidationError(
+                _("The amount can be at most %(limit)s.")
+                % {"limit": format_money(self.limit, self.currency)},
+                code="max_value",
+            )

@@ -9,7 +9,7 @@ from typing import Any
 
 from notifications.services import EmailNotice, outbox_enqueue, recipient_key
 
-from .choices import EventType, Party, Visibility
+from .choices import UNPAID_STATES, EventType, Party, Visibility
 from .links import absolute_url_builder, customer_case_urls
 from .models import Dispute, DisputeEvent, MerchantMembership
 
@@ -106,6 +106,8 @@ def _context(dispute: Dispute, event: DisputeEvent) -> dict[str, Any]:
         "decision_reason": dispute.decision_reason,
         "decision_code": dispute.decision_code,
         "override_reason": dispute.override_reason,
+        # An unpaid invoice: money "to the customer" is cancelled from it, not paid back.
+        "unpaid_invoice": dispute.order.payment_state in UNPAID_STATES,
         "message": event.message,
         "event": event.data,
     }

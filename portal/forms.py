@@ -10,7 +10,6 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UsernameField
-from django.core.validators import MaxValueValidator
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -18,7 +17,14 @@ from api.models import WEBHOOK_EVENTS, KeyOwner
 from api.scopes import ALLOWED_SCOPES, SCOPE_LABELS, Scope
 from api.webhooks.endpoints import WebhookUrlRejected, check_webhook_url
 from disputes.choices import MemberRole, Program, Reason, RefundOffer, State
-from disputes.forms import DocumentsField, add_evidence_fields, evidence_from, message_field
+from disputes.forms import (
+    DocumentsField,
+    add_evidence_fields,
+    evidence_from,
+    limit_amount,
+    message_field,
+    money_field,
+)
 from disputes.memberships import member_password_reset_request
 from disputes.models import MerchantMembership
 from disputes.policies import ChecklistItem
@@ -69,12 +75,9 @@ class MerchantResponseForm(forms.Form):
         widget=forms.RadioSelect,
         choices=MerchantRefundChoice.CHOICES,
     )
-    amount = forms.DecimalField(
+    amount = money_field(
         label=_("Refund amount"),
         required=False,
-        min_value=Decimal("0.01"),
-        max_digits=14,
-        decimal_places=2,
         help_text=_("The order value; lower it for a partial refund."),
     )
     message = message_field(required=True, label=_("Message to the customer"))
@@ -84,6 +87,7 @@ class MerchantResponseForm(forms.Form):
         self,
         *args: Any,
         disputed_amount: Decimal,
+        currency: str = "",
         checklist: Sequence[ChecklistItem] = (),
         prefill: dict[str, str] | None = None,
         **kwargs: Any,
@@ -92,10 +96,7 @@ class MerchantResponseForm(forms.Form):
         super().__init__(*args, **kwargs)
         add_evidence_fields(self, checklist, prefill=prefill)
         self.disputed_amount = disputed_amount
-        amount_field = self.fields["amount"]
-        assert isinstance(amount_field, forms.DecimalField)  # noqa: S101 - declared above
-        amount_field.validators.append(MaxValueValidator(disputed_amount))
-        amount_field.widget.attrs.update({"max": str(disputed_amount), "step": "0.01"})
+        limit_amount(self.fields["amount"], disputed_amount, currency)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

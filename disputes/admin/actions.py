@@ -79,7 +79,7 @@ def _decide(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> object:
         outcome=data["outcome"],
         amount=data["amount"],
         reason=data["reason"],
-        fraud_proven=data["fraud_proven"],
+        fraud_proven=data.get("fraud_proven", False),
         code=data["code"],
         assessments=data["assessments"],
         override_reason=data["override_reason"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -10,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from ..choices import EvidenceWeight, Outcome, Party
+from ..choices import UNPAID_STATES, EvidenceWeight, Outcome, Party, Reason
+from ..forms import money_field
 from ..models import Dispute
 from ..policies import EVIDENCE_PARTIES, Assessment, decision_codes_for, evidence_for
 
@@ -98,12 +98,9 @@ class DecisionForm(DecisionRecordForm):
             (Outcome.SPLIT.value, _("Split: charge back part of the amount")),
         ],
     )
-    amount = forms.DecimalField(
+    amount = money_field(
         label=_("Amount to the customer"),
         required=False,
-        min_value=Decimal("0.01"),
-        max_digits=14,
-        decimal_places=2,
         help_text=_("For the customer: empty means the whole disputed amount."),
     )
     reason = forms.CharField(
@@ -114,14 +111,38 @@ class DecisionForm(DecisionRecordForm):
         required=False,
     )
 
+    def __init__(self, *args: Any, dispute: Dispute, **kwargs: Any) -> None:
+        super().__init__(*args, dispute=dispute, **kwargs)
+        # Say what each outcome does to this order's money: an unpaid invoice is cancelled
+        # (or payable again), a paid order is charged back; nothing about chargebacks on an
+        # invoice nobody paid.
+        unpaid = dispute.order.payment_state in UNPAID_STATES
+        outcome = self.fields["outcome"]
+        assert isinstance(outcome, forms.ChoiceField)  # noqa: S101 - declared above
+        if unpaid:
+            outcome.choices = [
+                (Outcome.MERCHANT.value, _("For the merchant: the invoice is payable again")),
+                (
+                    Outcome.CUSTOMER.value,
+                    _("For the customer: the invoice is cancelled by the amount below"),
+                ),
+                (Outcome.SPLIT.value, _("Split: part of the invoice is cancelled")),
+            ]
+            self.fields["amount"].label = _("Amount cancelled from the invoice")
+        else:
+            outcome.choices = [
+                (Outcome.MERCHANT.value, _("For the merchant: nothing goes back to the customer")),
+                (Outcome.CUSTOMER.value, _("For the customer: charge back the amount below")),
+                (Outcome.SPLIT.value, _("Split: charge back part of the amount")),
+            ]
+        if dispute.reason != Reason.UNAUTHORIZED:
+            del self.fields["fraud_proven"]  # only an unauthorized purchase can be fraud
+
 
 class ReturnDecisionForm(DecisionRecordForm):
-    amount = forms.DecimalField(
+    amount = money_field(
         label=_("Refund after the return"),
         required=False,
-        min_value=Decimal("0.01"),
-        max_digits=14,
-        decimal_places=2,
         help_text=_("Empty means the whole disputed amount."),
     )
     reason = forms.CharField(

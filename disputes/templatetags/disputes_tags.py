@@ -1,5 +1,4 @@
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -10,9 +9,10 @@ from django.utils import formats
 from django.utils.translation import get_language, gettext
 
 from disputes.choices import CustomerReply, EventType, Outcome, RefundOffer
+from disputes.email_display import format_money
 from disputes.errors import DomainError
 from disputes.models import DisputeEvent
-from disputes.policies import deadline_for_display, evidence_item, minor_units
+from disputes.policies import deadline_for_display, evidence_item
 
 register = template.Library()
 
@@ -68,7 +68,7 @@ def event_choice(event: DisputeEvent, currency: str) -> str:
     """What a timeline event chose, in words, so nobody has to guess from the event's name:
     the offer and its amount, the customer's answer, support's outcome and amount."""
     data = event.data if isinstance(event.data, dict) else {}
-    amount = _money(data.get("amount"), currency)
+    amount = format_money(data.get("amount"), currency) if data.get("amount") else None
     if event.event_type == EventType.OFFER_MADE and data.get("refund_offer") in RefundOffer.values:
         offer = RefundOffer(data["refund_offer"])
         if offer == RefundOffer.NONE or amount is None:
@@ -92,17 +92,6 @@ def event_choice(event: DisputeEvent, currency: str) -> str:
     return ""
 
 
-def _money(value: object, currency: str) -> str | None:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    if not amount.is_finite():
-        return None
-    places = min(minor_units(currency), 2)
-    return f"{formats.number_format(amount, places, use_l10n=True, force_grouping=True)} {currency}"
-
-
 @register.simple_tag(takes_context=True)
 def page_has_errors(context: Any) -> bool:
     """Whether a form on this page came back with errors: the page title then starts with
@@ -111,3 +100,11 @@ def page_has_errors(context: Any) -> bool:
         isinstance(value, BaseForm) and value.is_bound and bool(value.errors)
         for value in context.flatten().values()
     )
+
+
+@register.filter
+def money(value: object, currency: str) -> str:
+    """{{ amount|money:currency }}: "€69.53", "69,53 €" (see email_display.format_money)."""
+    if value is None or value == "":
+        return ""
+    return format_money(value, currency) or str(value)

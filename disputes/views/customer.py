@@ -25,6 +25,7 @@ from disputes_portal.ratelimit import rate_limited
 from .. import selectors, services
 from ..actors import Actor
 from ..choices import (
+    UNPAID_STATES,
     Party,
     Program,
     ProtectionAnswer,
@@ -400,6 +401,8 @@ def _case_context(dispute: Dispute, token: str, **forms: Any) -> dict[str, Any]:
         "handler": support_handler(dispute),
         "support_waits_for": support_waiting_for(dispute),
         "merchant_may_appeal_until": merchant_appeal,
+        # Money "to the customer" on an unpaid invoice is cancelled from it, not paid back.
+        "unpaid_invoice": dispute.order.payment_state in UNPAID_STATES,
     }
     if can_reply:
         context["reply_form"] = forms.get("reply_form") or CustomerReplyForm(

@@ -270,6 +270,7 @@ def _response_form(dispute: Dispute, data: Any = None, files: Any = None) -> Mer
         data,
         files,
         disputed_amount=dispute.disputed_amount,
+        currency=dispute.currency,
         checklist=_merchant_checklist(dispute),
         prefill=prefill_from_shipments(dispute.order),
     )

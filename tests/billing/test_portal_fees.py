@@ -73,7 +73,7 @@ def test_the_statements_page_lists_issued_statements_and_says_the_month_is_utc(p
     page = portal.get(reverse("portal:fees-statements")).content.decode()
     assert url("fees-statement", statement) in page
     assert "March 2026" in page
-    assert "75.00 EUR" in page
+    assert "€75.00" in page
     assert "calendar month in UTC" in page
     assert 'aria-current="page">Fees<' in page
 
@@ -95,7 +95,7 @@ def test_the_current_month_shows_its_running_total_the_live_rate_and_a_forecast(
     factor = Decimal("14.5") / Decimal(14)
     assert month.forecast == (2 + 2 * factor) / (120 + 110 * factor)
     page = response.content.decode()
-    assert "15.00 EUR" in page
+    assert "€15.00" in page
     assert "2 cases opened ÷ 120 orders placed." in page
     assert "At this pace the month ends at" in page
     assert "How we forecast" in page
@@ -113,7 +113,7 @@ def test_the_statement_page_shows_each_line_linked_to_its_case_and_the_total(por
     for case in statement.cases:
         assert reverse("portal:case", args=[case.public_id]) in page
     assert page.count("Elevated dispute-rate fee") == 2
-    assert "75.00 EUR" in page
+    assert "€75.00" in page
     assert "1 March 2026 to 31 March 2026 (calendar month in UTC)" in page
     assert "2.00 %" in page
     assert 'class="table-wrap"' in page  # the table scrolls on its own on a 360 px screen
@@ -122,7 +122,7 @@ def test_the_statement_page_shows_each_line_linked_to_its_case_and_the_total(por
 def test_money_follows_the_readers_language(portal, statement):
     portal.post(reverse("set_language"), {"language": "de"})
     page = portal.get(url("fees-statement", statement)).content.decode()
-    assert "75,00 EUR" in page
+    assert "75,00\xa0€" in page
 
 
 def test_the_csv_has_every_line_and_the_total(portal, statement):

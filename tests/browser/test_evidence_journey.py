@@ -94,7 +94,7 @@ def test_a_checklist_an_override_and_an_itemised_decision(
     expect(page.locator("#not-heard")).to_be_visible()
     shots.snap("desk-unheard")
     decide = page.locator("form[action$='/decide/']")
-    decide.get_by_label("For the customer: charge back the amount below").check()
+    decide.get_by_label("For the customer: the invoice is cancelled by the amount below").check()
     decide.locator("#id_decide-reason").fill("The bank confirmed the card was stolen.")
     decide.locator("#id_decide-code").select_option("not_authorised")
     for group in decide.locator(".evidence-mark").all():
@@ -115,7 +115,7 @@ def test_a_checklist_an_override_and_an_itemised_decision(
     page.goto(f"{live_server.url}/admin/disputes/dispute/{answered.pk}/change/")
     expect(page.locator("#not-heard")).to_have_count(0)
     decide = page.locator("form[action$='/decide/']")
-    decide.get_by_label("For the merchant: the invoice is active again").check()
+    decide.get_by_label("For the merchant: the invoice is payable again").check()
     decide.locator("#id_decide-reason").fill("The carrier confirms delivery to the address.")
     decide.locator("#id_decide-code").select_option("delivery_proven")
     for group in decide.locator(".evidence-mark").all():

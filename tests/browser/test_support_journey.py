@@ -61,7 +61,7 @@ def test_agent_asks_the_merchant_for_information_then_decides(page: Page, live_s
     )
     page.reload()
     expect(page.get_by_text("the parcel went to a neighbour")).to_be_visible()
-    page.get_by_label("For the customer: charge back the amount below").check()
+    page.get_by_label("For the customer: the invoice is cancelled by the amount below").check()
     page.locator("#id_decide-reason").fill(
         "Without proof of delivery to the customer, the purchase is not shown to be theirs."
     )

@@ -452,7 +452,7 @@ def offered(order, refund, amount=None):
 def test_a_partial_offer_shows_exactly_its_three_choices(client, order):
     dispute = offered(order, RefundOffer.PARTIAL, "40.00")
     page = client.get(case_url(dispute)).content.decode()
-    assert "Partial refund: 40.00 EUR" in page
+    assert "Partial refund: €40.00" in page
     for reply in ("received_refund", "refund_not_received", "reject_partial"):
         assert f'value="{reply}"' in page
     assert 'value="disagree"' not in page

@@ -263,7 +263,7 @@ def test_the_case_page_has_everything_needed_to_answer(portal, merchant):
     page = portal.get(case_url(dispute)).content.decode()
     for expected in (
         dispute.order.order_number,
-        "100.00 EUR",
+        "€100.00",
         dispute.order.customer_email,
         "Payment dispute",
         "Goods not received",
@@ -318,9 +318,9 @@ def test_answering_with_each_kind_of_offer(portal, merchant, data, offer, amount
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        ({"refund": "yes", "amount": "100.01", "message": "x"}, "less than or equal to 100.00"),
+        ({"refund": "yes", "amount": "100.01", "message": "x"}, "can be at most €100.00"),
         ({"refund": "yes", "amount": "", "message": "x"}, "Enter the amount you refund."),
-        ({"refund": "yes", "amount": "-3", "message": "x"}, "greater than or equal to 0.01"),
+        ({"refund": "yes", "amount": "-3", "message": "x"}, "Enter an amount above zero."),
         ({"refund": "yes", "amount": "abc", "message": "x"}, "Enter a number."),
         ({"refund": "yes", "amount": "50"}, "This field is required."),
         ({"amount": "50", "message": "x"}, "This field is required."),
@@ -439,7 +439,7 @@ def test_dashboard_shows_rate_fees_due_cases_and_chart(portal, merchant):
     assert (month.disputes_opened, month.orders_placed) == (1, 61)
     assert "1.64 %" in page
     assert "above the threshold" in page
-    assert "7.50 EUR" in page
+    assert "€7.50" in page
     assert [d.public_id for d, _ in response.context["due_soon"]] == [due_soon.public_id]
     assert len(response.context["chart"]["bars"]) == 12
     assert "<svg" in page
@@ -636,3 +636,19 @@ def test_information_requested_by_support_cannot_be_switched_off(merchant):
         kind="merchant_info_requested", recipient=opted_out.user.email
     )
     assert notice.dispute_id == dispute.pk
+
+
+def test_amounts_are_typed_and_refused_in_the_readers_format(portal, merchant):
+    portal.post(reverse("set_language"), {"language": "fi"})
+    dispute = open_dispute(merchant=merchant)
+    page = portal.get(case_url(dispute)).content.decode()
+    assert 'inputmode="decimal"' in page
+    assert 'type="number"' not in page  # Chromium in Finnish turned "30,00" into 3000
+    too_much = respond(portal, dispute, refund="yes", amount="100,01", message="Hyvitys")
+    assert "enintään 100,00\xa0€" in too_much.content.decode()
+    respond(portal, dispute, refund="yes", amount="30,00", message="Hyvitys")
+    dispute.refresh_from_db()
+    assert (dispute.refund_offer, dispute.refund_offer_amount) == (
+        RefundOffer.PARTIAL,
+        Decimal("30.00"),
+    )
