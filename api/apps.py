@@ -1,5 +1,26 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+
+def _demo_webhook_endpoint(sender: object, *, merchants: Any, now: Any, **kwargs: Any) -> None:
+    """A webhook endpoint on each demo shop, switched off and on this machine's discard port:
+    the integrations page shows one, and no delivery leaves the machine until its owner points
+    it at a receiver of their own and switches it on."""
+    from .models import WEBHOOK_EVENTS, WebhookEndpoint
+    from .webhooks.signing import new_secret
+
+    for merchant in merchants:
+        WebhookEndpoint.objects.create(
+            merchant_id=merchant.pk,
+            url="http://127.0.0.1:9/webhooks",
+            events=sorted(WEBHOOK_EVENTS),
+            description="Demo endpoint, switched off: point it at your receiver, then enable it",
+            secret=new_secret(),
+            enabled=False,
+            created_at=now,
+        )
 
 
 class ApiConfig(AppConfig):
@@ -9,7 +30,7 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         from billing.signals import statements_issued
-        from disputes.signals import events_recorded, instructions_recorded
+        from disputes.signals import demo_seeded, events_recorded, instructions_recorded
         from notifications.models import Channel
         from notifications.registry import Sender, register_sender
 
@@ -29,3 +50,4 @@ class ApiConfig(AppConfig):
         )
         events_recorded.connect(queue_dispute_webhooks, dispatch_uid="api.dispute_webhooks")
         statements_issued.connect(queue_statement_webhooks, dispatch_uid="api.statement_webhooks")
+        demo_seeded.connect(_demo_webhook_endpoint, dispatch_uid="api.demo_webhook_endpoint")

@@ -24,3 +24,8 @@ instructions_recorded = Signal()
 # Which of `currencies` the fee plan `plan` prices. Arguments: `plan`, `currencies`. A receiver
 # returns the priced ones; the order feed refuses orders in the others (billing answers).
 currencies_priced = Signal()
+
+# `seed_demo` created demo merchants (their cases are in place). Arguments: `merchants`, `now`.
+# Billing issues last month's statements and the API adds a webhook endpoint, so the demo shows
+# those pages filled in, without the domain importing either app.
+demo_seeded = Signal()

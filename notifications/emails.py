@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import formataddr, parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -66,6 +67,17 @@ def render_email(
     return RenderedEmail(subject=" ".join(subject.split()), text=text, html=html)
 
 
+def sender_in(language: str) -> str:
+    """DEFAULT_FROM_EMAIL with its name in the reader's language ("Riitaportaali
+    <disputes@...>"): the default name is a translated string; a name of the operator's own
+    that the catalogue does not know stays as it is."""
+    name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    if not name:
+        return settings.DEFAULT_FROM_EMAIL
+    with translation.override(language):
+        return formataddr((translation.gettext(name), address))
+
+
 def send_email(message: OutboxMessage) -> None:
     """The email channel's sender: one SMTP (or file backend) delivery; raises on failure."""
     rendered = render_email(
@@ -74,7 +86,7 @@ def send_email(message: OutboxMessage) -> None:
     email = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=sender_in(message.language),
         to=[message.recipient],
         headers={"X-Outbox-Id": str(message.pk)},
     )

@@ -38,3 +38,23 @@ def test_seed_demo_covers_every_state_of_both_programs_and_is_idempotent(capsys)
     reachable = set(State.values) - {State.OPENED}  # "opened" lasts only inside a transaction
     for program, states in states_per_program.items():
         assert states == reachable, (program, reachable - states)
+
+
+@pytest.mark.django_db
+def test_seed_demo_prints_links_from_site_url_and_holds_a_statement_and_an_endpoint(
+    capsys, settings
+):
+    from api.models import WebhookEndpoint
+    from billing.models import Statement, StatementStatus
+
+    settings.SITE_URL = "http://127.0.0.1:8010"
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8010/portal/" in out
+    assert "127.0.0.1:8000" not in out
+    customer_links = [line for line in out.splitlines() if "http://127.0.0.1:8010/c/" in line]
+    assert len(customer_links) == len(set(customer_links)) >= 15  # one per program and state
+    assert Statement.objects.filter(status=StatementStatus.ISSUED).exists()
+    endpoint = WebhookEndpoint.objects.get(merchant__slug="demo-shop")
+    assert endpoint.enabled is False  # nothing leaves the machine until its owner says so
+    assert endpoint.url.startswith("http://127.0.0.1:")

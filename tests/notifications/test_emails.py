@@ -367,3 +367,13 @@ def test_a_deadline_at_local_midnight_reads_as_the_last_minute_of_the_day_before
     )
     assert "23 March 2026, 23:59" in rendered.text
     assert "24 March" not in rendered.text
+
+
+def test_the_sender_name_is_in_the_readers_language(settings):
+    from notifications.emails import sender_in
+
+    settings.DEFAULT_FROM_EMAIL = "Dispute portal <disputes@portal.example>"
+    assert sender_in("fi") == "Riitaportaali <disputes@portal.example>"
+    assert sender_in("en") == "Dispute portal <disputes@portal.example>"
+    settings.DEFAULT_FROM_EMAIL = "Acme Disputes <disputes@acme.example>"
+    assert sender_in("fi") == "Acme Disputes <disputes@acme.example>"  # the operator's own name

@@ -41,6 +41,7 @@ from disputes.policies import (
     protection_ends_at,
     round_money,
 )
+from disputes.signals import demo_seeded
 
 SUPPORT_LOGIN = ("support@example.com", "demo-support-pass")
 MERCHANTS = [
@@ -82,9 +83,9 @@ class Command(BaseCommand):
             )
             support.set_password(SUPPORT_LOGIN[1])
             support.save()
-            created_any = False
+            created: list[Merchant] = []
             for spec in MERCHANTS:
-                merchant, created = Merchant.objects.get_or_create(
+                merchant, is_new = Merchant.objects.get_or_create(
                     slug=spec["slug"],
                     defaults={
                         key: spec[key]
@@ -98,9 +99,14 @@ class Command(BaseCommand):
                     MerchantMembership.objects.get_or_create(
                         user=user, merchant=merchant, defaults={"role": role}
                     )
-                if created:
-                    created_any = True
+                if is_new:
+                    created.append(merchant)
                     _DemoCases(merchant, support_id=support.pk, seed=len(spec["slug"])).build()
+            if created:
+                # Last month's statements and a (switched off) webhook endpoint: billing and
+                # the API add them (disputes.signals.demo_seeded).
+                demo_seeded.send(sender=self.__class__, merchants=created, now=timezone.now())
+        created_any = bool(created)
 
         self.stdout.write(
             self.style.SUCCESS(
