@@ -58,3 +58,26 @@ def test_seed_demo_prints_links_from_site_url_and_holds_a_statement_and_an_endpo
     endpoint = WebhookEndpoint.objects.get(merchant__slug="demo-shop")
     assert endpoint.enabled is False  # nothing leaves the machine until its owner says so
     assert endpoint.url.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.django_db
+def test_error_pages_are_the_sites_own_in_the_readers_language(client):
+    missing = client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="fi")
+    assert missing.status_code == 404
+    page = missing.content.decode()
+    assert '<html lang="fi">' in page
+    assert 'href="/case-link/"' in page  # a way back: a new link to the case
+
+
+@pytest.mark.django_db
+def test_an_agent_on_an_owner_page_gets_a_403_that_explains(client):
+    from disputes.choices import MemberRole
+    from tests.factories import MembershipFactory
+
+    agent = MembershipFactory(role=MemberRole.AGENT)
+    client.force_login(agent.user)
+    response = client.get("/portal/team/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "for the shop's owners only" in page
+    assert 'href="/portal/"' in page
