@@ -123,7 +123,7 @@ def test_payment_dispute_from_opening_to_rejecting_a_partial_refund(
     )
     page.reload()
     offer = page.get_by_role("region", name="The offer from Demo Shop")
-    expect(offer.locator(".offer-line")).to_have_text(re.compile(r"Partial refund: 40\.00 EUR"))
+    expect(offer.locator(".offer-line")).to_have_text(re.compile(r"Partial refund: €40\.00"))
     expect(timeline).to_contain_text("We can refund 40 EUR for the cracked screen.")
     answers = offer.get_by_role("group", name="Your answer to the offer")
     expect(answers.get_by_role("radio")).to_have_count(3)
