@@ -161,7 +161,7 @@ def test_with_the_broker_down_every_request_succeeds_and_everything_is_delivered
                 durations,
                 portals[dispute.merchant_id].post,
                 reverse("portal:case-respond", args=[dispute.public_id]),
-                {"refund": "no", "message": "Tracked and delivered to your door."},
+                {"answer-refund": "no", "answer-message": "Tracked and delivered to your door."},
             )
             statuses["case-respond", response.status_code] += 1
             assert response.status_code == 302, response.content[:500]
