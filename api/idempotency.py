@@ -46,9 +46,14 @@ class InvalidIdempotencyKey(DomainError):
 
 
 def request_fingerprint(request: HttpRequest) -> str:
-    """What makes two requests "the same": method, path and body, independent of encoding
-    details (JSON key order and spacing, multipart boundaries)."""
-    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    """What makes two requests "the same": method, path with its query, the merchant a
+    partner acts for (`X-Merchant`), and body, independent of encoding details (JSON key order
+    and spacing, multipart boundaries). A partner reusing a key for two of its merchants gets a
+    conflict, never the first merchant's answer."""
+    merchant = request.headers.get("X-Merchant", "")
+    digest = hashlib.sha256(
+        f"{request.method} {request.get_full_path()}\nX-Merchant: {merchant}\n".encode()
+    )
     if request.content_type == "multipart/form-data":
         fields = sorted((key, request.POST.getlist(key)) for key in request.POST)
         digest.update(json.dumps(fields).encode())

@@ -26,6 +26,9 @@ TESTING = "pytest" in sys.modules
 # (disputes_portal/checks.py), and `check --deploy` reports it as an error.
 DEVELOPMENT_SECRET_KEY = "development-only-key-never-used-in-production"  # noqa: S105
 SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
+# Earlier keys, still accepted when checking signatures, so rotating SECRET_KEY does not break
+# the customer links, cursors and sessions already given out (README: rotating the secret key).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Absolute base for links in emails and webhooks.

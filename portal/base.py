@@ -13,6 +13,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse_lazy
+from django.utils.cache import add_never_cache_headers
 
 from disputes.actors import Actor
 from disputes.choices import MemberRole
@@ -53,6 +54,8 @@ class MerchantPortalMixin(LoginRequiredMixin):
         self.membership = membership
         self.merchant = membership.merchant
         response: HttpResponseBase = super().dispatch(request, *args, **kwargs)
+        # A shop's cases, customers and keys: no browser or proxy cache keeps a copy.
+        add_never_cache_headers(response)
         return response
 
     @property

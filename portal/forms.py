@@ -4,12 +4,14 @@ services decide."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UsernameField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -149,6 +151,14 @@ class MerchantMessageForm(forms.Form):
     documents = DocumentsField()
 
 
+# Dates a case can have been opened on; anything else (9999-12-31) is refused with a message
+# rather than overflowing a day later into a server error.
+QUEUE_DATE_RANGE = [
+    MinValueValidator(date(2000, 1, 1), message=_("Enter a date from the year 2000 on.")),
+    MaxValueValidator(date(2099, 12, 31), message=_("Enter a date before the year 2100.")),
+]
+
+
 class QueueFilterForm(forms.Form):
     q = forms.CharField(
         label=_("Search by case id, order number or customer email"), required=False, max_length=320
@@ -157,10 +167,16 @@ class QueueFilterForm(forms.Form):
     reason = forms.ChoiceField(label=_("Reason"), required=False)
     state = forms.ChoiceField(label=_("State"), required=False)
     opened_from = forms.DateField(
-        label=_("Opened from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Opened from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=QUEUE_DATE_RANGE,
     )
     opened_to = forms.DateField(
-        label=_("Opened until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Opened until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=QUEUE_DATE_RANGE,
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -151,6 +151,10 @@ EFFECTS: dict[str, tuple[str | dict[str, str], Check]] = {
     ),
     "SECURE_HSTS_PRELOAD": ("true", lambda s: s["SECURE_HSTS_PRELOAD"] is True),
     "SUPPORT_TEAM_NAME": ("Disputes team", lambda s: s["SUPPORT_TEAM_NAME"] == "Disputes team"),
+    "SECRET_KEY_FALLBACKS": (
+        "old-a,old-b",
+        lambda s: s["SECRET_KEY_FALLBACKS"] == ["old-a", "old-b"],
+    ),
     "BEHIND_TLS_PROXY": (
         "true",
         lambda s: s.get("SECURE_PROXY_SSL_HEADER") == ("HTTP_X_FORWARDED_PROTO", "https"),

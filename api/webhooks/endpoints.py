@@ -35,7 +35,13 @@ def check_webhook_url(url: str) -> None:
 
 
 def webhook_endpoint_create(
-    *, merchant_id: int, url: str, events: Sequence[str], description: str, now: datetime
+    *,
+    merchant_id: int,
+    url: str,
+    events: Sequence[str],
+    description: str,
+    now: datetime,
+    enabled: bool = True,
 ) -> WebhookEndpoint:
     check_webhook_url(url)
     return WebhookEndpoint.objects.create(
@@ -43,6 +49,7 @@ def webhook_endpoint_create(
         url=url,
         events=sorted(set(events)),
         description=description,
+        enabled=enabled,
         secret=new_secret(),
         created_at=now,
     )

@@ -23,4 +23,5 @@ def document_response(attachment: Attachment) -> FileResponse:
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = DOCUMENT_CSP
+    response["Cache-Control"] = "private, no-store"  # evidence: no cache keeps a copy
     return response

@@ -182,8 +182,9 @@ class QueueExportView(MerchantPortalMixin, View):
 
 
 def _csv_safe(value: object) -> object:
-    """Spreadsheets run cells that start with = + - @ as formulas: quote them as text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    """Spreadsheets run cells that start with = + - @ (or a tab or carriage return before
+    one) as formulas (OWASP's CSV injection list): quote them as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
 

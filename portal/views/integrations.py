@@ -108,6 +108,7 @@ class WebhookCreateView(MerchantPortalMixin, View):
             url=form.cleaned_data["url"],
             events=form.cleaned_data["events"],
             description=form.cleaned_data["description"],
+            enabled=form.cleaned_data["enabled"],
             now=timezone.now(),
         )
         messages.success(request, _("The endpoint is added."))

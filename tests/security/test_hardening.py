@@ -1,0 +1,128 @@
+"""Findings of the penetration test (issue #19) that are fixed, each through the interface that
+showed it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.signing import Signer
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from api.keys import api_key_create
+from api.models import WebhookEndpoint
+from disputes.choices import MemberRole
+from disputes.links import customer_case_path
+from disputes.models import PlatformPartner
+from notifications.emails import render_email
+from tests.factories import MembershipFactory, MerchantFactory, OrderFactory, open_dispute
+
+pytestmark = pytest.mark.django_db
+
+
+def owner_portal(merchant) -> Client:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(MembershipFactory(merchant=merchant, role=MemberRole.OWNER).user)
+    return client
+
+
+def test_a_date_far_in_the_future_is_a_clear_message_not_a_server_error():
+    merchant = MerchantFactory()
+    open_dispute(merchant=merchant)
+    portal = owner_portal(merchant)
+    page = portal.get(reverse("portal:queue"), {"opened_to": "9999-12-31"})
+    assert page.status_code == 200
+    assert "Enter a date before the year 2100." in page.content.decode()
+    export = portal.get(reverse("portal:queue-export"), {"opened_to": "9999-12-31"})
+    assert export.status_code == 200
+
+
+@pytest.mark.parametrize("lead", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_quoted_as_text(lead):
+    merchant = MerchantFactory()
+    open_dispute(order=OrderFactory(merchant=merchant, order_number=f"{lead}CMD|calc"))
+    export = owner_portal(merchant).get(reverse("portal:queue-export"))
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert rows[1][1] == f"'{lead}CMD|calc"
+    assert "no-store" in export["Cache-Control"]
+
+
+def test_the_webhook_form_keeps_an_endpoint_switched_off_when_asked(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    merchant = MerchantFactory()
+    owner_portal(merchant).post(
+        reverse("portal:api-webhook-create"),
+        {"url": "https://hooks.shop.example/in", "events": ["dispute.opened"]},  # box unticked
+    )
+    assert WebhookEndpoint.objects.get(merchant=merchant).enabled is False
+
+
+def test_a_partner_reusing_an_idempotency_key_for_two_merchants_gets_a_conflict():
+    partner = PlatformPartner.objects.create(name="Platform", slug="platform")
+    first = MerchantFactory(platform_partner=partner)
+    second = MerchantFactory(platform_partner=partner)
+    key = api_key_create(name="p", partner=partner, now=timezone.now()).key
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    placed = (timezone.now() - timedelta(days=2)).replace(microsecond=0).isoformat()
+    body = {
+        "order_number": "ORD-1",
+        "placed_at": placed,
+        "amount": "10.00",
+        "currency": "EUR",
+        "customer_email": "kim@mail.example",
+    }
+
+    def send(merchant):  # type: ignore[no-untyped-def]
+        return api.post(
+            "/api/v1/orders",
+            body,
+            content_type="application/json",
+            secure=True,
+            headers={"X-Merchant": merchant.slug, "Idempotency-Key": "same-key"},
+        )
+
+    assert send(first).status_code in (200, 201)
+    replay_elsewhere = send(second)
+    assert replay_elsewhere.status_code == 409
+    assert replay_elsewhere.json()["error"]["code"] == "idempotency_key_reused"
+    assert not second.orders.exists()
+
+
+def test_portal_pages_and_documents_are_not_kept_by_any_cache():
+    merchant = MerchantFactory()
+    page = owner_portal(merchant).get(reverse("portal:queue"))
+    assert "no-store" in page["Cache-Control"]
+
+
+def test_a_rotated_secret_key_keeps_the_customer_links_already_sent(settings):
+    dispute = open_dispute()
+    link = customer_case_path(dispute)
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-long-random-secret-key-for-the-rotation-test-0123456789"
+    settings.SECRET_KEY_FALLBACKS = [old]
+    assert Client().get(link).status_code == 200
+    settings.SECRET_KEY_FALLBACKS = []
+    assert Client().get(link).status_code == 404
+    assert Signer().sign("x")  # signing uses the new key
+
+
+def test_a_url_the_customer_wrote_is_text_in_the_merchants_html_email(settings):
+    settings.SITE_URL = "https://portal.example"
+    email = render_email(
+        "merchant_customer_replied",
+        {
+            "case_id": "DP-AAAA-BBBB-CCCC",
+            "order_number": "1",
+            "message": "See https://evil.example/login and reply.",
+            "case_url": "https://portal.example/portal/cases/DP-AAAA-BBBB-CCCC/",
+        },
+        language="en",
+        time_zone="UTC",
+    )
+    assert 'href="https://evil.example' not in email.html
+    assert "https://evil.example/login" in email.html
+    assert 'href="https://portal.example/portal/cases/DP-AAAA-BBBB-CCCC/"' in email.html
