@@ -1,5 +1,6 @@
 """API answers that Django or django-ninja make before an operation runs (an unknown path, a
-method the path does not have) in the API's JSON error shape instead of HTML or plain text."""
+method the path does not have, a body Django cannot read, a server error) in the API's JSON
+error shape instead of HTML or plain text."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class JsonErrorsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if (
-            response.status_code in (404, 405)
+            response.status_code in _REWORDED
             and request.path.startswith(API_PREFIX)
             and not response.get("Content-Type", "").startswith("application/json")
         ):
@@ -29,8 +30,24 @@ class JsonErrorsMiddleware:
         return response
 
 
+_REWORDED = (400, 404, 405, 413, 500)
+
+
 def _as_json(response: HttpResponse) -> HttpResponse:
-    if response.status_code == 405:
+    if response.status_code == 400:
+        # e.g. multipart without a boundary: Django refuses it before the operation runs.
+        body = error_body(
+            HTTP_CODES[400],
+            gettext("The request body could not be read: check its Content-Type and format."),
+        )
+    elif response.status_code == 413:
+        body = error_body(HTTP_CODES[413], gettext("The request body is too large."))
+    elif response.status_code == 500:
+        body = error_body(
+            "server_error",
+            gettext("Something went wrong on our side; it was logged. Please try again later."),
+        )
+    elif response.status_code == 405:
         allowed = response.get("Allow", "")
         body = error_body(
             HTTP_CODES[405],

@@ -3,6 +3,7 @@ services decide."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -261,7 +262,15 @@ class AddMemberForm(forms.Form):
     )
 
     def clean_email(self) -> str:
-        return str(self.cleaned_data["email"]).strip().lower()
+        email = str(self.cleaned_data["email"]).strip()
+        # Zero-width and bidi characters make a new account look like an existing one.
+        if unicodedata.normalize("NFKC", email) != email or any(
+            unicodedata.category(ch) in ("Cf", "Cc", "Zs") for ch in email
+        ):
+            raise forms.ValidationError(
+                gettext_lazy("The address contains invisible or look-alike characters.")
+            )
+        return email.lower()
 
 
 # --- API keys and webhooks -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ sweep builds the same `Change` for a batch of cases and persists it with the sam
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -271,8 +272,17 @@ def window_deadline(merchant: Merchant, window: Window, *, start: datetime) -> d
     return deadline_after(start, window, time_zone=merchant.time_zone, country=merchant.country)
 
 
+# Bidirectional overrides and isolates: they make text read other than it is stored.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
 def clean_message(message: str, *, required: bool) -> str:
-    cleaned = (message or "").strip()
+    """A person's message: Unicode-normalised (NFKC), without bidi controls; one made only of
+    spaces and invisible characters (zero-width and the like) counts as no message."""
+    cleaned = unicodedata.normalize("NFKC", message or "").translate(_BIDI_CONTROLS).strip()
+    visible = "".join(ch for ch in cleaned if unicodedata.category(ch) != "Cf").strip()
+    if not visible:
+        cleaned = ""
     if required and not cleaned:
         raise MissingMessage(field="message")
     return cleaned

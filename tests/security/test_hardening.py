@@ -126,3 +126,65 @@ def test_a_url_the_customer_wrote_is_text_in_the_merchants_html_email(settings):
     assert 'href="https://evil.example' not in email.html
     assert "https://evil.example/login" in email.html
     assert 'href="https://portal.example/portal/cases/DP-AAAA-BBBB-CCCC/"' in email.html
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type"),
+    [
+        ("/api/v1/files", b"--x\r\n", "multipart/form-data"),  # no boundary
+        ("/api/v1/orders", b"--x\r\n", "multipart/form-data"),
+        ("/api/v1/orders/batch", b'{"orders": "' + b"a" * 13_000_000 + b'"}', "application/json"),
+    ],
+)
+def test_malformed_api_bodies_get_the_apis_json_error(path, body, content_type):
+    merchant = MerchantFactory()
+    key = api_key_create(name="t", merchant=merchant, now=timezone.now()).key
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}", raise_request_exception=False)
+    response = api.generic("POST", path, body, content_type=content_type, secure=True)
+    assert response.status_code in (400, 413, 415, 422)
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"]
+
+
+@pytest.mark.parametrize("invisible", ["\u200b\u200b", "\u200d", "\u2060 \ufeff", "\u202e"])
+def test_a_message_of_invisible_characters_is_no_message(invisible):
+    from disputes import services
+    from disputes.errors import MissingMessage
+    from tests.factories import merchant_actor
+
+    dispute = open_dispute()
+    with pytest.raises(MissingMessage):
+        services.dispute_add_message(
+            dispute=dispute, actor=merchant_actor(dispute.merchant), message=invisible
+        )
+
+
+def test_bidi_controls_are_removed_from_a_message():
+    from disputes import services
+    from tests.factories import merchant_actor
+
+    dispute = open_dispute()
+    services.dispute_add_message(
+        dispute=dispute, actor=merchant_actor(dispute.merchant), message="pay \u202eexe.pdf"
+    )
+    assert dispute.events.get(event_type="message").message == "pay exe.pdf"
+
+
+@pytest.mark.parametrize("address", ["own\u200ber@shop.example", "owner@shop\u202e.example"])
+def test_a_team_address_with_invisible_characters_is_refused(address):
+    merchant = MerchantFactory()
+    response = owner_portal(merchant).post(
+        reverse("portal:team"), {"email": address, "role": "agent"}
+    )
+    page = response.content.decode()
+    # Refused by the address check or, first, as no valid address at all.
+    assert "invisible or look-alike characters" in page or "valid email address" in page
+    assert merchant.memberships.count() == 1
+
+
+def test_the_compose_file_trusts_no_forwarded_address_while_gunicorn_is_published():
+    from pathlib import Path
+
+    compose = (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
+    assert "TRUSTED_PROXY_COUNT: ${TRUSTED_PROXY_COUNT:-0}" in compose
+    assert '"8000:8000"' in compose  # published directly: nothing in front adds the header
