@@ -9,9 +9,10 @@ translatable sentences.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
-from babel import UnknownLocaleError
+from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency
 from django.db import models
 from django.utils import formats
@@ -42,6 +43,20 @@ def _money(value: object, currency: str) -> str | None:
     return f"{shown} {currency}"
 
 
+def reader_locale() -> Locale:
+    """The active language as a CLDR locale for Babel ("fi", "nl", ...); English for one
+    Babel does not know. Shared by every place that formats with CLDR data."""
+    return _locale_for((get_language() or "en").replace("-", "_"))
+
+
+@lru_cache(maxsize=16)
+def _locale_for(language: str) -> Locale:
+    try:
+        return Locale.parse(language)
+    except (ValueError, UnknownLocaleError):
+        return Locale.parse("en")
+
+
 def format_money(value: object, currency: str) -> str | None:
     """An amount as the reader writes it, with the currency's sign where it has one and its
     own decimals: "€69.53" in English, "69,53 €" in Finnish, "9 000 ¥" (CLDR, via Babel).
@@ -54,11 +69,7 @@ def format_money(value: object, currency: str) -> str | None:
         return None
     if not currency:
         return formats.number_format(amount, 2, use_l10n=True, force_grouping=True)
-    language = (get_language() or "en").replace("-", "_")
-    try:
-        return str(format_currency(amount, currency.upper(), locale=language))
-    except (ValueError, UnknownLocaleError):
-        return str(format_currency(amount, currency.upper(), locale="en"))
+    return str(format_currency(amount, currency.upper(), locale=reader_locale()))
 
 
 def display_context(context: dict[str, Any], time_zone: str) -> dict[str, Any]:

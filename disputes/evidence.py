@@ -256,19 +256,14 @@ def evidence_outcomes(merchant: Merchant | None = None) -> list[EvidenceOutcomes
         .order_by()
     ):
         counts[(reason, party, item)][provided][outcome] = cases
-    found: list[EvidenceOutcomes] = []
+    # The same reason in two programs shares its rows: each (reason, side, item) once.
+    found: dict[tuple[str, str, str], EvidenceOutcomes] = {}
     for (_program, reason, party), entries in EVIDENCE.items():
         for entry in entries:
-            if not entry.essential:
-                continue
             by_presence = counts.get((reason, party, entry.key))
-            if by_presence is None:
-                continue
-            found.append(
-                EvidenceOutcomes(reason, party, entry, by_presence[True], by_presence[False])
-            )
-    # The same reason in two programs shares its rows: list each (reason, side, item) once.
-    unique: dict[tuple[str, str, str], EvidenceOutcomes] = {}
-    for line in found:
-        unique.setdefault((line.reason, line.party, line.entry.key), line)
-    return list(unique.values())
+            if entry.essential and by_presence is not None:
+                found.setdefault(
+                    (reason, party, entry.key),
+                    EvidenceOutcomes(reason, party, entry, by_presence[True], by_presence[False]),
+                )
+    return list(found.values())

@@ -1,15 +1,14 @@
 from datetime import datetime
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
 from babel.dates import get_timezone_name
 from django import template
 from django.forms import BaseForm
 from django.utils import formats
-from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext
 
 from disputes.choices import CustomerReply, EventType, Outcome, RefundOffer
-from disputes.email_display import format_money
+from disputes.email_display import format_money, reader_locale
 from disputes.errors import DomainError
 from disputes.models import DisputeEvent
 from disputes.policies import deadline_for_display, evidence_item
@@ -36,12 +35,7 @@ def deadline_with_zone(moment: datetime | None, time_zone: str) -> str:
 
 
 def zone_name(time_zone: str) -> str:
-    language = (get_language() or "en").replace("-", "_")
-    try:
-        locale = Locale.parse(language)
-    except (ValueError, UnknownLocaleError):
-        locale = Locale.parse("en")
-    return str(get_timezone_name(time_zone, width="long", locale=locale))
+    return str(get_timezone_name(time_zone, width="long", locale=reader_locale()))
 
 
 @register.filter

@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 
+from .. import services
 from ..actors import Actor
 from ..models import Dispute
 
@@ -22,3 +23,14 @@ class FormAction:
     make_form: Callable[[Dispute, Any, Any], forms.Form]  # (dispute, POST, FILES) -> bound form
     apply: Callable[[Dispute, Actor, dict[str, Any]], object]  # one service call, cleaned data
     done: str  # a gettext_noop message, translated when shown
+
+
+def add_evidence(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
+    """Both case pages' "add evidence for support" form (forms.EvidenceForm), for either side."""
+    services.dispute_add_evidence(
+        dispute=dispute,
+        actor=actor,
+        evidence=data["evidence"],
+        documents=data["documents"],
+        message=data["message"],
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from babel import UnknownLocaleError
 from babel.dates import format_date
 from django.db import models
 from django.utils import formats
-from django.utils.translation import get_language
+
+from ..email_display import reader_locale
 
 # Colour-blind-safe palette (Okabe-Ito), one colour per reason in a fixed order.
 PALETTE = [
@@ -81,8 +81,4 @@ def reasons_chart(
 def month_abbreviation(month: date) -> str:
     """The month's standard short name in the reader's language (CLDR: "Jan", "tammi",
     "mrt", "mars", "Mär"), for chart axes; Django's own three-letter cut reads oddly in some."""
-    language = (get_language() or "en").replace("-", "_")
-    try:
-        return str(format_date(month, "LLL", locale=language))
-    except (ValueError, UnknownLocaleError):
-        return str(format_date(month, "LLL", locale="en"))
+    return str(format_date(month, "LLL", locale=reader_locale()))

@@ -66,7 +66,7 @@ from ..policies import (
     under_appeal,
 )
 from ..selectors import support_handler
-from .actions import FormAction
+from .actions import FormAction, add_evidence
 from .documents import document_response
 
 VERIFIED_ORDER = "customer.verified_order"
@@ -426,16 +426,6 @@ def _evidence_form(dispute: Dispute, data: Any = None, files: Any = None) -> Evi
     )
 
 
-def _add_evidence(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
-    services.dispute_add_evidence(
-        dispute=dispute,
-        actor=actor,
-        evidence=data["evidence"],
-        documents=data["documents"],
-        message=data["message"],
-    )
-
-
 @method_decorator(never_cache, name="dispatch")
 class CaseView(View):
     template_name = "customer/case.html"
@@ -495,7 +485,7 @@ CASE_ACTIONS: dict[str, FormAction] = {
     "evidence": FormAction(
         "evidence_form",
         _evidence_form,
-        _add_evidence,
+        add_evidence,
         gettext_noop("Thank you: your evidence is with support."),
     ),
     "withdraw": FormAction(

@@ -49,7 +49,7 @@ from disputes.policies import (
     support_waiting_for,
 )
 from disputes.selectors import QueueFilters, QueueTab, support_handler
-from disputes.views.actions import FormAction
+from disputes.views.actions import FormAction, add_evidence
 from disputes.views.documents import document_response
 
 from ..base import MerchantPortalMixin, time_left
@@ -298,16 +298,6 @@ def _respond(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
     )
 
 
-def _add_evidence(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
-    services.dispute_add_evidence(
-        dispute=dispute,
-        actor=actor,
-        evidence=data["evidence"],
-        documents=data["documents"],
-        message=data["message"],
-    )
-
-
 def _accept(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> None:
     services.dispute_accept(dispute=dispute, actor=actor, message=data["message"])
 
@@ -342,7 +332,7 @@ CASE_ACTIONS: dict[str, FormAction] = {
     "evidence": FormAction(
         "evidence_form",
         _evidence_form,
-        _add_evidence,
+        add_evidence,
         gettext_noop("Your evidence is with the case; support sees it, the customer does not."),
     ),
     "accept": FormAction(
