@@ -35,7 +35,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin with the support desk's own site (lockout, second factor): disputes.support_desk.site.py.
+    "disputes.apps.SupportDeskAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -44,6 +45,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     # django-ninja's own Swagger UI files: the API docs load no CDN script and no inline one.
     "ninja",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "disputes",
     "notifications",
     "billing",
@@ -61,10 +65,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "disputes_portal.middleware.DatabaseUnavailableMiddleware",
     "api.middleware.JsonErrorsMiddleware",
+    # Last, as django-axes asks: it turns a refused desk sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "disputes_portal.urls"
@@ -146,6 +153,29 @@ LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 # Failed logins allowed per client address within the window, whatever the email.
 LOGIN_FAILURE_ADDRESS_LIMIT = env.int("LOGIN_FAILURE_ADDRESS_LIMIT", default=20)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
+
+# The support desk's sign-in (django-axes): stricter than the portal's. After
+# SUPPORT_LOGIN_FAILURE_LIMIT failures from one address, or for one account from anywhere, that
+# address or account is refused for SUPPORT_LOGIN_LOCKOUT_SECONDS; a success clears the count.
+# `manage.py axes_reset_username NAME` unlocks an account early. Attempts are kept in the
+# database, where the desk's "Access attempts" list shows them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ONLY_ADMIN_SITE = True  # the portal's sign-in keeps its own per-address limits
+AXES_FAILURE_LIMIT = env.int("SUPPORT_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("SUPPORT_LOGIN_LOCKOUT_SECONDS", default=1800))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "disputes_portal.ratelimit.client_ip"  # honours TRUSTED_PROXY_COUNT
+AXES_LOCKOUT_CALLABLE = "disputes.support_desk.site.locked_out"
+AXES_HANDLER = "disputes.support_desk.site.DeskAttemptsHandler"
+AXES_VERBOSE = False
+# Staff with an authenticator app give its code at sign-in (django-otp, TOTP). With this on,
+# staff without one must set one up before any desk page opens: turn it on in production.
+SUPPORT_DESK_REQUIRE_OTP = env.bool("SUPPORT_DESK_REQUIRE_OTP", default=False)
+OTP_TOTP_ISSUER = "Dispute portal support desk"
 
 # --- Languages and time --------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

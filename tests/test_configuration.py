@@ -137,6 +137,12 @@ EFFECTS: dict[str, tuple[str | dict[str, str], Check]] = {
     "LOGIN_FAILURE_LIMIT": ("2", lambda s: s["LOGIN_FAILURE_LIMIT"] == 2),
     "LOGIN_FAILURE_WINDOW": ("60", lambda s: s["LOGIN_FAILURE_WINDOW"] == 60),
     "LOGIN_FAILURE_ADDRESS_LIMIT": ("7", lambda s: s["LOGIN_FAILURE_ADDRESS_LIMIT"] == 7),
+    "SUPPORT_LOGIN_FAILURE_LIMIT": ("3", lambda s: s["AXES_FAILURE_LIMIT"] == 3),
+    "SUPPORT_LOGIN_LOCKOUT_SECONDS": (
+        "60",
+        lambda s: s["AXES_COOLOFF_TIME"].total_seconds() == 60,
+    ),
+    "SUPPORT_DESK_REQUIRE_OTP": ("true", lambda s: s["SUPPORT_DESK_REQUIRE_OTP"] is True),
     "WEBHOOK_ALLOW_PRIVATE_URLS": ("true", lambda s: s["WEBHOOK_ALLOW_PRIVATE_URLS"] is True),
     "SESSION_COOKIE_AGE": ("600", lambda s: s["SESSION_COOKIE_AGE"] == 600),
     "TRUSTED_PROXY_COUNT": ("1", lambda s: s["TRUSTED_PROXY_COUNT"] == 1),

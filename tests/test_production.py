@@ -46,6 +46,7 @@ PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "disputes.example.com",
     "BEHIND_TLS_PROXY": "true",
+    "SUPPORT_DESK_REQUIRE_OTP": "true",
 }
 
 
@@ -53,6 +54,13 @@ def test_check_deploy_is_clean_with_production_settings():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_staff_sign_in_with_a_password_alone():
+    result = run_manage(
+        "check", "--deploy", **(PRODUCTION | {"SUPPORT_DESK_REQUIRE_OTP": "false"})
+    )
+    assert "disputes_portal.W001" in result.stderr + result.stdout
 
 
 def test_check_deploy_fails_on_the_development_key():
