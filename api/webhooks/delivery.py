@@ -7,17 +7,21 @@ for each attempt and `webhook_next_attempt_at` after a failure.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import logging
+import socket
+import ssl
+import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -37,7 +41,7 @@ from notifications.services import (
 )
 
 from ..models import EndpointAudience, WebhookAttempt, WebhookEndpoint
-from .endpoints import check_webhook_url
+from .addresses import pin_address
 from .policies import webhook_endpoint_fails_for_good
 from .policies import webhook_next_attempt_at as _retry_at
 from .signing import signature_headers
@@ -146,22 +150,83 @@ def webhook_resend(*, message: OutboxMessage, now: datetime) -> OutboxMessage:
 # --- Delivery ------------------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect is an answer other than 2xx: a failed attempt
+class PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to `pinned` (an IP address already checked), with `host` only in the Host header."""
+
+    def __init__(self, host: str, port: int, *, pinned: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.pinned = pinned
+
+    def _pinned_socket(self) -> socket.socket:
+        sys.audit("http.client.connect", self, self.pinned, self.port)
+        sock = socket.create_connection((self.pinned, self.port), self.timeout)
+        with contextlib.suppress(OSError):  # as http.client: small requests go out at once
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def connect(self) -> None:
+        self.sock = self._pinned_socket()
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+class PinnedHTTPSConnection(PinnedHTTPConnection):
+    """HTTPS to `pinned`; SNI and the certificate check are for `host`, the name in the URL."""
+
+    default_port = http.client.HTTPS_PORT
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        pinned: str,
+        timeout: float,
+        context: ssl.SSLContext | None = None,
+    ) -> None:
+        super().__init__(host, port, pinned=pinned, timeout=timeout)
+        self.context = context or ssl.create_default_context()
+
+    def connect(self) -> None:
+        sock = self._pinned_socket()
+        try:
+            self.sock = self.context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    check_webhook_url(url)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    error: str = ""
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> _Answer:
+    """One POST, to the address checked for it: the name is resolved here once, and the
+    connection goes to that address (a second lookup could answer differently). Redirects are
+    answers like any other non-2xx: not followed."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url}")
+    host = parts.hostname.encode("idna").decode("ascii")  # as it goes into Host and SNI
+    https = parts.scheme == "https"
+    port = parts.port or (http.client.HTTPS_PORT if https else http.client.HTTP_PORT)
+    pinned = pin_address(host, port, allow_private=bool(settings.WEBHOOK_ALLOW_PRIVATE_URLS))
+    connection: PinnedHTTPConnection = (
+        PinnedHTTPSConnection(host, port, pinned=pinned, timeout=TIMEOUT_SECONDS)
+        if https
+        else PinnedHTTPConnection(host, port, pinned=pinned, timeout=TIMEOUT_SECONDS)
+    )
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
+        connection.request("POST", target, body=body, headers={**headers, "Connection": "close"})
+        response = connection.getresponse()
+        status = int(response.status)
+        if 300 <= status < 400:
+            where = response.getheader("Location") or "nowhere"
+            return _Answer(status, f"HTTP {status}: redirects are not followed (to {where})")
+        return _Answer(status)
+    finally:
+        connection.close()
 
 
 def webhook_deliver(message: OutboxMessage) -> None:
@@ -186,8 +251,9 @@ def webhook_deliver(message: OutboxMessage) -> None:
     status_code: int | None = None
     error = ""
     try:
-        status_code = _post(endpoint.url, body.encode(), headers)
-    except (OSError, ValueError) as failure:
+        answer = _post(endpoint.url, body.encode(), headers)
+        status_code, error = answer.status, answer.error[:_ERROR_LENGTH]
+    except (OSError, ValueError, http.client.HTTPException) as failure:
         error = f"{type(failure).__name__}: {failure}"[:_ERROR_LENGTH]
     attempt = WebhookAttempt.objects.create(
         endpoint=endpoint,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -12,6 +11,7 @@ from django.conf import settings
 from django.utils.translation import gettext
 
 from ..models import EndpointAudience, WebhookEndpoint
+from .addresses import IPAddress, Refusal, refusal, resolve
 from .signing import SECRET_GRACE_PERIOD, new_secret
 
 
@@ -20,18 +20,53 @@ class WebhookUrlRejected(ValueError):
 
 
 def check_webhook_url(url: str) -> None:
-    """Refuse URLs that point into our own network (unless settings allow it, e.g. in tests)."""
+    """Refuse URLs that point into our own network (see `addresses` for the rules).
+
+    With `WEBHOOK_ALLOW_PRIVATE_URLS` (tests, closed networks) names are not looked up here. This
+    is the check when an endpoint is saved; each delivery checks the address it connects to.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookUrlRejected(gettext("Enter an http:// or https:// address."))
-    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+    allow_private = bool(settings.WEBHOOK_ALLOW_PRIVATE_URLS)
+    literal = _ip_literal(parts.hostname)
+    if literal is not None:
+        addresses = [literal]
+    elif allow_private:
         return
+    else:
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            addresses = [address for address, _ in resolve(parts.hostname, port)]
+        except (OSError, ValueError):
+            raise WebhookUrlRejected(gettext("This address could not be found.")) from None
+    if not addresses:
+        raise WebhookUrlRejected(gettext("This address could not be found."))
+    for address in addresses:  # every address the name has, not only the first
+        found = refusal(address, allow_private=allow_private)
+        if found is not None:
+            raise WebhookUrlRejected(_refusal_message(found))
+
+
+def _ip_literal(hostname: str) -> IPAddress | None:
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except (OSError, UnicodeError):
-        raise WebhookUrlRejected(gettext("This address could not be found.")) from None
-    if not addresses or not all(ipaddress.ip_address(a).is_global for a in addresses):
-        raise WebhookUrlRejected(gettext("Webhooks can only be sent to public addresses."))
+        return ipaddress.ip_address(hostname.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def _refusal_message(found: Refusal) -> str:
+    if found.network is None:
+        return gettext("Webhooks can only be sent to public addresses.")
+    if found.ipv4 is not None:
+        return gettext(
+            "Webhooks can only be sent to public addresses: %(address)s is in the "
+            "special-purpose range %(network)s, which carries the IPv4 address %(ipv4)s."
+        ) % {"address": found.address, "network": found.network, "ipv4": found.ipv4}
+    return gettext(
+        "Webhooks can only be sent to public addresses: %(address)s is in the "
+        "special-purpose range %(network)s."
+    ) % {"address": found.address, "network": found.network}
 
 
 def webhook_endpoint_create(
