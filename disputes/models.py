@@ -166,6 +166,47 @@ class MerchantMembership(models.Model):
         return f"{self.user} @ {self.merchant} ({self.role})"
 
 
+class TeamInvitation(models.Model):
+    """An owner's invitation to join the team: the person is a member only once they accept.
+
+    The link in the email is signed when the email is sent (portal/emails.py); no token is
+    stored. One open invitation per shop and address: inviting again renews it.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.CharField(_("email address"), max_length=150)  # lower case, as usernames
+    role = models.CharField(_("role"), max_length=16, choices=MemberRole.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("invited at"))
+    expires_at = models.DateTimeField(_("valid until"))
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "email"],
+                condition=Q(accepted_at__isnull=True, withdrawn_at__isnull=True),
+                name="team_invitation_one_open",
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=MemberRole.values), name="team_invitation_role_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["merchant", "-created_at"], name="team_invitation_list")]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.merchant} ({self.role})"
+
+    def is_open(self, now: datetime) -> bool:
+        return self.accepted_at is None and self.withdrawn_at is None and now < self.expires_at
+
+
 class Order(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="orders")
     order_number = models.CharField(_("order number"), max_length=64)

@@ -11,6 +11,7 @@ class PortalConfig(AppConfig):
     def ready(self) -> None:
         from notifications.emails import register_context_processor
 
-        from .emails import password_link_context
+        from .emails import invitation_link_context, password_link_context
 
         register_context_processor(password_link_context)
+        register_context_processor(invitation_link_context)

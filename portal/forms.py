@@ -3,7 +3,6 @@ services decide."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -11,7 +10,12 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UsernameField
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    PasswordResetForm,
+    SetPasswordForm,
+    UsernameField,
+)
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -28,7 +32,7 @@ from disputes.forms import (
     message_field,
     money_field,
 )
-from disputes.memberships import member_password_reset_request
+from disputes.memberships import AddressNotAccepted, account_email, member_password_reset_request
 from disputes.models import MerchantMembership
 from disputes.policies import ChecklistItem
 
@@ -262,15 +266,10 @@ class AddMemberForm(forms.Form):
     )
 
     def clean_email(self) -> str:
-        email = str(self.cleaned_data["email"]).strip()
-        # Zero-width and bidi characters make a new account look like an existing one.
-        if unicodedata.normalize("NFKC", email) != email or any(
-            unicodedata.category(ch) in ("Cf", "Cc", "Zs") for ch in email
-        ):
-            raise forms.ValidationError(
-                gettext_lazy("The address contains invisible or look-alike characters.")
-            )
-        return email.lower()
+        try:
+            return account_email(str(self.cleaned_data["email"]))
+        except AddressNotAccepted as error:
+            raise forms.ValidationError(error.message) from None
 
 
 # --- API keys and webhooks -----------------------------------------------------------------------
@@ -312,3 +311,12 @@ class WebhookEndpointForm(forms.Form):
         except WebhookUrlRejected as error:
             raise forms.ValidationError(str(error)) from None
         return url
+
+
+class InvitationPasswordForm(SetPasswordForm):
+    """The password of an account made by accepting an invitation (Django's password rules,
+    checked against the invited address)."""
+
+    def __init__(self, email: str, *args: Any, **kwargs: Any) -> None:
+        user_model = get_user_model()
+        super().__init__(user_model(username=email, email=email), *args, **kwargs)

@@ -71,6 +71,14 @@ urlpatterns = [
     # The team (owners).
     path("team/", team.TeamView.as_view(), name="team"),
     path("team/<int:membership_id>/remove/", team.TeamRemoveView.as_view(), name="team-remove"),
+    path(
+        "team/invitations/<int:invitation_id>/withdraw/",
+        team.TeamInvitationWithdrawView.as_view(),
+        name="team-invitation-withdraw",
+    ),
+    path("team/leave/", team.LeaveShopView.as_view(), name="leave"),
+    # The link in an invitation email (no sign-in needed to open it).
+    path("invitations/<str:token>/", team.InvitationView.as_view(), name="invitation"),
     # API keys and webhook endpoints (owners).
     path("api/", integrations.ApiOverviewView.as_view(), name="api-index"),
     path("api/keys/", integrations.ApiKeyCreateView.as_view(), name="api-key-create"),

@@ -167,6 +167,7 @@ ACCOUNT_KINDS = {
     "merchant_monthly_statement",
     "merchant_webhook_disabled",
     "merchant_invitation",
+    "merchant_team_invitation",
     "merchant_password_reset",
 }
 

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import re
-import smtplib
 from urllib.parse import urlparse
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 
 from disputes.choices import MemberRole
 from disputes.memberships import membership_remove
 from disputes.models import MerchantMembership
-from notifications.models import DeliveryStatus, OutboxMessage
+from notifications.models import OutboxMessage
 from notifications.services import outbox_deliver_due
 from portal.base import ACTIVE_MERCHANT
 from portal.forms import INVALID_LOGIN, NOTIFY_FIELDS
@@ -315,37 +312,6 @@ def test_team_page_lists_the_shops_members(client, owner, agent):
     assert "elsewhere@other.example" not in response.text
 
 
-def test_owner_adds_a_new_member_who_gets_an_email_to_choose_a_password(
-    client, owner, mailoutbox, django_capture_on_commit_callbacks
-):
-    client.force_login(owner.user)
-
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            reverse("portal:team"), {"email": "New.Person@Shop.example", "role": "agent"}
-        )
-
-    assert response.status_code == 302
-    assert response.url == reverse("portal:team")
-    user = get_user_model().objects.get(username="new.person@shop.example")
-    assert user.email == "new.person@shop.example"
-    assert not user.has_usable_password()
-    membership = MerchantMembership.objects.get(user=user)
-    assert (membership.merchant, membership.role) == (owner.merchant, MemberRole.AGENT)
-    assert len(mailoutbox) == 1
-    message = mailoutbox[0]
-    assert message.to == ["new.person@shop.example"]
-    assert "Demo Shop" in message.subject
-
-    client.post(reverse("portal:logout"))
-    form_page = client.get(link_path(message), follow=True)
-    client.post(
-        form_page.redirect_chain[-1][0],
-        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
-    )
-    assert sign_in(client, "new.person@shop.example", NEW_PASSWORD).status_code == 302
-
-
 def test_invited_member_who_lost_the_email_can_ask_for_a_new_link(
     client, owner, mailoutbox, django_capture_on_commit_callbacks
 ):
@@ -357,25 +323,6 @@ def test_invited_member_who_lost_the_email_can_ask_for_a_new_link(
         client.post(reverse("portal:password-reset"), {"email": "invited@shop.example"})
 
     assert [message.to for message in mailoutbox] == [["invited@shop.example"]]
-
-
-def test_adding_someone_who_already_has_a_login_keeps_their_password(
-    client, owner, mailoutbox, django_capture_on_commit_callbacks
-):
-    elsewhere = MembershipFactory(user__username="helper@other.example")
-    client.force_login(owner.user)
-
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            reverse("portal:team"), {"email": "helper@other.example", "role": "owner"}
-        )
-
-    assert response.status_code == 302
-    assert MerchantMembership.objects.filter(
-        user=elsewhere.user, merchant=owner.merchant, role=MemberRole.OWNER
-    ).exists()
-    assert mailoutbox == []
-    assert "existing password" in client.get(response.url).text
 
 
 def test_adding_an_existing_member_is_a_form_error(client, owner, agent, mailoutbox):
@@ -510,28 +457,4 @@ def test_the_outbox_keeps_no_password_token_only_whose_link_to_make(client, owne
 
     outbox_deliver_due()
 
-    assert LINK.search(mailoutbox[0].body)
-
-
-def test_an_invitation_that_smtp_refuses_is_sent_on_the_next_attempt(
-    client, owner, mailoutbox, monkeypatch
-):
-    def refuse(self, fail_silently=False):
-        raise smtplib.SMTPServerDisconnected("down")
-
-    client.force_login(owner.user)
-    monkeypatch.setattr(EmailMultiAlternatives, "send", refuse)
-
-    response = client.post(reverse("portal:team"), {"email": "late@shop.example", "role": "agent"})
-    assert "We sent them an email to choose a password" in client.get(response.url).text
-    report = outbox_deliver_due()
-    assert report.retried == 1
-    queued = OutboxMessage.objects.get(kind="merchant_invitation")
-    assert queued.status == DeliveryStatus.PENDING
-    assert "SMTPServerDisconnected" in queued.last_error
-
-    monkeypatch.undo()
-    outbox_deliver_due(now=queued.next_attempt_at)
-
-    assert [message.to for message in mailoutbox] == [["late@shop.example"]]
     assert LINK.search(mailoutbox[0].body)

@@ -474,6 +474,16 @@ FOREIGN_OBJECT_URLS = {
     "case-appeal": lambda o: [o["dispute"].public_id],
     "case-document": lambda o: [o["dispute"].public_id, o["attachment"].pk],
     "team-remove": lambda o: [o["membership"].pk],
+    "team-invitation-withdraw": lambda o: [
+        __import__("disputes.memberships", fromlist=["team_invite"])
+        .team_invite(
+            merchant=o["dispute"].merchant,
+            email="invited@other.example",
+            role=MemberRole.AGENT,
+            invited_by_id=o["membership"].user_id,
+        )
+        .pk
+    ],
     "switch-merchant": lambda o: [o["dispute"].merchant.slug],
     "api-key-revoke": lambda o: __import__("tests.api.foreign", fromlist=["x"]).api_key_args(o),
     "api-webhook": lambda o: __import__("tests.api.foreign", fromlist=["x"]).webhook_args(o),
@@ -504,6 +514,10 @@ NO_OBJECT_IN_URL = {
     "password-reset-complete",
     "preferences",
     "team",
+    "leave",
+    # The invitation link names no shop object: its signed token is tested for tampering, and
+    # it opens only for the invited address (tests/portal/test_team_invitations.py).
+    "invitation",
     "api-index",
     "api-key-create",
     "api-webhook-create",
