@@ -8,6 +8,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.signing import Signer
 from django.test import Client
 from django.urls import reverse
@@ -17,7 +18,7 @@ from api.keys import api_key_create
 from api.models import WebhookEndpoint
 from disputes.choices import MemberRole
 from disputes.links import customer_case_path
-from disputes.models import PlatformPartner
+from disputes.models import Merchant, PlatformPartner
 from notifications.emails import render_email
 from tests.factories import MembershipFactory, MerchantFactory, OrderFactory, open_dispute
 
@@ -188,3 +189,27 @@ def test_the_compose_file_trusts_no_forwarded_address_while_gunicorn_is_publishe
     compose = (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
     assert "TRUSTED_PROXY_COUNT: ${TRUSTED_PROXY_COUNT:-0}" in compose
     assert '"8000:8000"' in compose  # published directly: nothing in front adds the header
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["own\u200ber@trail.example", "owner@trail.example\u202e", "\uff4fwner@trail.example"],
+)
+def test_onboarding_refuses_an_owner_address_with_invisible_or_look_alike_characters(address):
+    key = api_key_create(name="op", operator=True, now=timezone.now()).key
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {key}").post(
+        "/api/v1/merchants",
+        {
+            "name": "Trail",
+            "slug": "trail",
+            "country": "NL",
+            "time_zone": "Europe/Amsterdam",
+            "currency": "EUR",
+            "owner_email": address,
+        },
+        content_type="application/json",
+    )
+    assert 400 <= response.status_code < 500, response.content
+    assert response.json()["error"]["code"] == "address_not_accepted"
+    assert not get_user_model().objects.filter(username__icontains="trail.example").exists()
+    assert not Merchant.objects.filter(slug="trail").exists()
