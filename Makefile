@@ -12,7 +12,7 @@ help:
 	@echo "make test  - install and run the suite (PostgreSQL and Redis when reachable)"
 	@echo "make test-faults - the long fault tests: throwaway Redis, PostgreSQL and app servers"
 	@echo "make bench - fill a fresh PostgreSQL database with 1M cases and print the figures"
-	@echo "make lint  - ruff, mypy and the import contracts (lint-imports)"
+	@echo "make lint  - ruff, mypy, the import contracts (lint-imports) and pip-audit"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,12 +68,14 @@ bench: $(STAMP)
 	$(BIN)/python manage.py bench_data $(BENCH_SIZE) && \
 	$(BIN)/python manage.py bench $(BENCH_ARGS)
 
-# Style, types, and the shape of the code (import-linter contracts in pyproject.toml).
+# Style, types, the shape of the code (import-linter contracts in pyproject.toml), and known
+# vulnerabilities in the installed dependencies (pip-audit; AUDIT_REQUIRED=1 fails when offline).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/audit_dependencies.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
