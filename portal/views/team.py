@@ -4,6 +4,7 @@ accepts (or not) on the invitation page; any member can leave a shop."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, logout
@@ -247,6 +248,6 @@ class InvitationView(View):
                 "signed_in_as": signed_in_as,
                 "is_invited_person": signed_in_as.lower() == self.invitation.email,
                 "has_account": not signed_in_as and self._has_account(),
-                "login_url": f"{reverse('portal:login')}?next={request.path}",
+                "login_url": f"{reverse('portal:login')}?{urlencode({'next': request.path})}",
             },
         )
