@@ -1,16 +1,23 @@
 """Checks on documents attached to a case: by what the bytes are, never by the file's name.
 
-PDF, JPEG and PNG are kept as sent; an iPhone's HEIC photo is converted to JPEG.
+A PDF is kept as sent once it is complete, parses with at least one page, opens without a
+password, and carries no HTML, no ZIP archive, no JavaScript, launch action or attached file:
+what the other side opens can neither run code nor pass for a web page or an archive.
+A JPEG or PNG is stored re-encoded from its decoded pixels, turned upright, with its colour
+profile but without EXIF (the camera and where the photo was taken), XMP, text or comments;
+an iPhone's HEIC photo is converted to JPEG, also without its EXIF.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import re
 import unicodedata
 import warnings
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,7 +25,10 @@ import pillow_heif
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext
-from PIL import Image
+from PIL import Image, ImageOps
+from pypdf import PasswordType, PdfReader
+from pypdf.errors import DependencyError
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject
 
 from .errors import DomainError
 
@@ -32,11 +42,25 @@ ALLOWED_TYPES = {
     "image/png": ".png",
 }
 HEIC = "image/heic"
-HEIC_JPEG_QUALITY = 90
+# Photos are stored re-encoded (metadata left behind), HEIC converted: both as JPEG at this quality.
+PHOTO_JPEG_QUALITY = 90
 
 # PDF readers look for the end-of-file marker only in the last 1024 bytes.
 PDF_TAIL = 1024
 PDF_EOF = b"%%EOF"
+# Markup a browser would run if it took the file for a web page. A PDF's own text sits in
+# (usually compressed) content streams, never as tags, so any of these is a disguise.
+_HTML_TAG = re.compile(
+    rb"<(?:!doctype\s+html|html|head|body|script|iframe|svg|object|embed)[\s/>]", re.IGNORECASE
+)
+# Names of active content, written out in the file. /JS is not searched for here: three bytes
+# turn up by chance in compressed data, and a script action always also says /S /JavaScript.
+_ACTIVE_NAME = re.compile(rb"/(?:JavaScript|Launch|EmbeddedFiles?)(?![^\s()<>\[\]{}/%])")
+# The same, as keys or values of the parsed objects: also found in object streams or spelt
+# with #xx escapes. /EF is where a file specification keeps the attached file itself.
+_ACTIVE_NAMES = frozenset(
+    {"/JavaScript", "/JS", "/Launch", "/EmbeddedFile", "/EmbeddedFiles", "/EF"}
+)
 
 _HEIF_BRANDS = {b"heic", b"heix", b"mif1", b"msf1", b"hevc"}
 _PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", HEIC: "HEIF"}
@@ -63,7 +87,7 @@ class UploadRejected(DomainError):
 
 @dataclass(frozen=True)
 class CheckedFile:
-    content: ContentFile  # what to store: the upload's bytes, or the JPEG made from a HEIC
+    content: ContentFile  # what to store: a PDF's bytes, or the image re-encoded without metadata
     original_name: str  # safe to show; never used as a storage path
     content_type: str
     size: int
@@ -100,7 +124,7 @@ def _check_file(upload: UploadedFile) -> CheckedFile:
     if content_type == "application/pdf":
         _check_pdf(data, shown)
     elif content_type in ("image/jpeg", "image/png"):
-        _decode_image(data, content_type, shown)
+        data = _clean_photo(data, content_type, shown)
     elif content_type == HEIC:
         data, content_type = _heic_to_jpeg(data, shown), "image/jpeg"
     else:
@@ -142,6 +166,79 @@ def _check_pdf(data: bytes, name: str) -> None:
     # Without the marker it is a cut-off download or something else behind a PDF header.
     if PDF_EOF not in data[-PDF_TAIL:]:
         raise UploadRejected(gettext("“%(name)s” is not a complete PDF file.") % {"name": name})
+    # The raw bytes first: a disguise must be refused even where a PDF parser would not look.
+    if _HTML_TAG.search(data):
+        raise UploadRejected(
+            gettext("“%(name)s” contains web page code, which a PDF must not.") % {"name": name}
+        )
+    # What zip tools look for: an end record in the last 64 KB. Searching every byte for a
+    # signature would refuse about one large genuine PDF in 400 by chance.
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        raise UploadRejected(
+            gettext("“%(name)s” has an archive (ZIP) hidden inside; send the document on its own.")
+            % {"name": name}
+        )
+    if _ACTIVE_NAME.search(data):
+        raise _active_content(name)
+    _parse_pdf(data, name)
+
+
+def _parse_pdf(data: bytes, name: str) -> None:
+    """The PDF must open without a password, have a page and no active content once parsed."""
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        locked = reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED
+        pages = 0 if locked else len(reader.pages)
+        active = pages > 0 and _has_active_content(reader)
+    except DependencyError:
+        # pypdf needs a crypto library for AES; without it an encrypted file cannot be looked into.
+        locked = True
+    except Exception:  # pypdf reports damaged files with many exception types
+        raise UploadRejected(
+            gettext("“%(name)s” could not be read as a PDF; it may be damaged.") % {"name": name}
+        ) from None
+    if locked:
+        # Neither we nor the other side could open it.
+        raise UploadRejected(
+            gettext("“%(name)s” is protected by a password or encryption; send a copy without it.")
+            % {"name": name}
+        )
+    if pages == 0:
+        raise UploadRejected(gettext("“%(name)s” is a PDF without any pages.") % {"name": name})
+    if active:
+        raise _active_content(name)
+
+
+def _has_active_content(reader: PdfReader) -> bool:
+    """Whether an object reachable from the trailer names a script, launch or attached file."""
+    seen: set[tuple[int, int]] = set()
+    pending: list[PdfObject] = [reader.trailer]
+    while pending:
+        obj: PdfObject | None = pending.pop()
+        if isinstance(obj, IndirectObject):
+            if (obj.idnum, obj.generation) in seen:
+                continue  # pages point back to their parent: the graph has cycles
+            seen.add((obj.idnum, obj.generation))
+            obj = obj.get_object()
+        if isinstance(obj, DictionaryObject):  # a stream too: its dictionary, not its data
+            if _ACTIVE_NAMES.intersection(obj.keys()):
+                return True
+            pending.extend(obj.values())
+        elif isinstance(obj, ArrayObject):
+            pending.extend(obj)
+        elif isinstance(obj, NameObject) and obj in _ACTIVE_NAMES:
+            return True
+    return False
+
+
+def _active_content(name: str) -> UploadRejected:
+    return UploadRejected(
+        gettext(
+            "“%(name)s” contains scripts or attached files, which are not accepted. "
+            "Print it to a new PDF and send that."
+        )
+        % {"name": name}
+    )
 
 
 def _decode_image(data: bytes, content_type: str, name: str) -> Image.Image:
@@ -174,6 +271,31 @@ def _decode(data: bytes, pillow_format: str) -> Image.Image:
     return image
 
 
+def _clean_photo(data: bytes, content_type: str, name: str) -> bytes:
+    """The image re-encoded from its decoded pixels: upright and with its colour profile, but
+    without the EXIF (camera, GPS position), XMP, text and comments the sent bytes carry."""
+    image = _decode_image(data, content_type, name)  # refuses a bomb or damage before any work
+    kept = {key: image.info[key] for key in ("icc_profile", "transparency") if key in image.info}
+    # The orientation tag goes with the EXIF, so the pixels are turned first. Damaged EXIF
+    # says nothing reliable about orientation; the pixels are kept as they were decoded.
+    with contextlib.suppress(Exception):
+        ImageOps.exif_transpose(image, in_place=True)
+    image.info = {}  # only what is passed to save() below is written
+    out = io.BytesIO()
+    if content_type == "image/png":
+        image.save(out, format="PNG", **kept)
+    else:
+        if image.mode not in ("L", "RGB", "CMYK"):
+            image = image.convert("RGB")
+        image.save(
+            out,
+            format="JPEG",
+            quality=PHOTO_JPEG_QUALITY,
+            icc_profile=kept.get("icc_profile"),
+        )
+    return out.getvalue()
+
+
 def _heic_to_jpeg(data: bytes, name: str) -> bytes:
     image = _decode_image(data, HEIC, name)
     out = io.BytesIO()
@@ -181,7 +303,7 @@ def _heic_to_jpeg(data: bytes, name: str) -> bytes:
     image.convert("RGB").save(
         out,
         format="JPEG",
-        quality=HEIC_JPEG_QUALITY,
+        quality=PHOTO_JPEG_QUALITY,
         icc_profile=image.info.get("icc_profile"),
     )
     return out.getvalue()

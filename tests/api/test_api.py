@@ -19,9 +19,8 @@ from disputes.choices import EventType, Program, Reason, State, Visibility
 from disputes.models import Dispute, DisputeEvent, PlatformPartner
 from disputes.uploads import MAX_FILE_SIZE
 from tests.billing.factories import issued_statement
+from tests.documents import PDF
 from tests.factories import MerchantFactory, open_dispute
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def post(client: Client, url: str, body: dict, **headers: str):  # type: ignore[no-untyped-def]

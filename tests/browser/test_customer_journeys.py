@@ -20,13 +20,12 @@ from disputes.actors import Actor
 from disputes.choices import PaymentState, Program, ProtectionStatus, Reason, State
 from disputes.models import Dispute
 from notifications.services import outbox_deliver_due
+from tests.documents import PDF
 from tests.factories import MembershipFactory, MerchantFactory, OrderFactory
 
 from .conftest import DESKTOP
 
 pytestmark = pytest.mark.browser
-
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
 @pytest.fixture

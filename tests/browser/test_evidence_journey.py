@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from disputes import services
 from disputes.choices import CustomerReply, MemberRole, Outcome, Reason, State
 from disputes.links import customer_case_path
+from tests.documents import PDF
 from tests.factories import (
     MembershipFactory,
     MerchantFactory,
@@ -27,7 +28,6 @@ pytestmark = [
 ]
 
 PASSWORD = "correct horse battery staple"  # UserFactory's
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
 @pytest.fixture

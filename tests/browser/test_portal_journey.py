@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from disputes.choices import EventType, MemberRole, RefundOffer, State
+from tests.documents import PDF
 from tests.factories import (
     MembershipFactory,
     MerchantFactory,
@@ -19,7 +20,6 @@ from tests.factories import (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse battery staple"  # UserFactory's
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
 @pytest.fixture

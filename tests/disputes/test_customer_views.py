@@ -32,6 +32,7 @@ from disputes.links import customer_case_path
 from disputes.models import Attachment, Dispute
 from disputes.views.customer import VERIFIED_ORDER
 from notifications.models import OutboxMessage
+from tests.documents import PDF
 from tests.factories import (
     MembershipFactory,
     MerchantFactory,
@@ -42,8 +43,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
 def png_bytes() -> bytes:

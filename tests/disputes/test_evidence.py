@@ -41,6 +41,7 @@ from disputes.policies import (
     evidence_for,
 )
 from disputes.uploads import check_uploads
+from tests.documents import PDF
 from tests.factories import (
     MembershipFactory,
     MerchantFactory,
@@ -54,8 +55,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def pdf(name: str = "proof.pdf") -> SimpleUploadedFile:

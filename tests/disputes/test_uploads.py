@@ -25,31 +25,9 @@ from disputes.uploads import (
     check_uploads,
     sniff_content_type,
 )
+from tests.documents import pdf_bytes
 
 # --- A corpus made in code ------------------------------------------------------------------
-
-
-def pdf_bytes(total_size: int | None = None) -> bytes:
-    """A valid one-page PDF; total_size pads it with a comment line just before %%EOF."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
-    ]
-    body = b"%PDF-1.4\n"
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(len(body))
-        body += b"%d 0 obj\n%s\nendobj\n" % (number, obj)
-    xref_at = len(body)
-    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n" % (len(objects) + 1, xref_at)
-    end = b"%%EOF\n"
-    if total_size is not None:
-        padding = total_size - len(body) - len(end)
-        body += b"%" + b"0" * (padding - 2) + b"\n"
-    return body + end
 
 
 def image_bytes(pillow_format: str, size: tuple[int, int] = (40, 30)) -> bytes:
@@ -109,6 +87,19 @@ def rejection(name: str, content: bytes) -> str:
     assert raised.value.code == "upload_rejected"
     assert raised.value.field == "documents"
     return raised.value.message
+
+
+def assert_same_picture(
+    checked: CheckedFile, *, content: bytes, content_type: str, name: str
+) -> None:
+    """Photos are stored re-encoded (without EXIF): the same size and mode, not the same bytes."""
+    assert checked.content_type == content_type
+    assert checked.original_name == name
+    stored = checked.content.read()
+    assert checked.size == len(stored)
+    assert checked.sha256 == hashlib.sha256(stored).hexdigest()
+    sent, kept = Image.open(io.BytesIO(content)), Image.open(io.BytesIO(stored))
+    assert (kept.size, kept.mode) == (sent.size, sent.mode)
 
 
 def assert_checked(checked: CheckedFile, *, content: bytes, content_type: str, name: str) -> None:
@@ -174,12 +165,12 @@ def test_pdf_is_accepted_with_its_size_and_hash() -> None:
     ("pillow_format", "name", "content_type"),
     [("JPEG", "photo.jpeg", "image/jpeg"), ("PNG", "screenshot.png", "image/png")],
 )
-def test_real_images_are_accepted_as_sent(pillow_format: str, name: str, content_type: str) -> None:
+def test_real_images_are_accepted(pillow_format: str, name: str, content_type: str) -> None:
     content = image_bytes(pillow_format)
 
     checked = check_one(name, content)
 
-    assert_checked(checked, content=content, content_type=content_type, name=name)
+    assert_same_picture(checked, content=content, content_type=content_type, name=name)
 
 
 def test_five_files_are_accepted_in_the_order_given() -> None:
@@ -195,7 +186,15 @@ def test_five_files_are_accepted_in_the_order_given() -> None:
     checked = check_uploads([upload(n, c) for n, c in zip(names, contents, strict=True)])
 
     assert [c.original_name for c in checked] == names
-    assert [c.sha256 for c in checked] == [hashlib.sha256(c).hexdigest() for c in contents]
+    assert [c.content_type for c in checked] == [
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "application/pdf",
+        "image/png",
+    ]
+    assert checked[0].sha256 == hashlib.sha256(contents[0]).hexdigest()  # PDFs as sent
+    assert checked[3].sha256 == hashlib.sha256(contents[3]).hexdigest()
 
 
 def test_png_named_pdf_is_accepted_as_png_and_renamed() -> None:
@@ -230,7 +229,7 @@ def test_an_image_of_exactly_50_million_pixels_is_accepted() -> None:
 
     checked = check_one("scan.png", content)
 
-    assert_checked(checked, content=content, content_type="image/png", name="scan.png")
+    assert_same_picture(checked, content=content, content_type="image/png", name="scan.png")
 
 
 def test_no_files_is_no_documents() -> None:

@@ -18,6 +18,7 @@ from billing.models import FeeLine
 from disputes import selectors, services
 from disputes.choices import EventType, MemberRole, Party, Program, Reason, RefundOffer, State
 from disputes.models import Attachment, Dispute
+from tests.documents import PDF
 from tests.factories import (
     MembershipFactory,
     MerchantFactory,
@@ -29,7 +30,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 NOW = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
 
 
