@@ -57,9 +57,7 @@ def test_check_deploy_is_clean_with_production_settings():
 
 
 def test_check_deploy_warns_when_staff_sign_in_with_a_password_alone():
-    result = run_manage(
-        "check", "--deploy", **(PRODUCTION | {"SUPPORT_DESK_REQUIRE_OTP": "false"})
-    )
+    result = run_manage("check", "--deploy", **(PRODUCTION | {"SUPPORT_DESK_REQUIRE_OTP": "false"}))
     assert "disputes_portal.W001" in result.stderr + result.stdout
 
 
