@@ -20,6 +20,8 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from disputes import services
 from disputes.choices import CustomerReply, MemberRole, Outcome, Program, Reason, RefundOffer
 from disputes.links import customer_case_path
+from disputes.memberships import team_invite
+from portal.emails import invitation_token
 from tests.browser.conftest import SCREENSHOTS
 from tests.factories import (
     MembershipFactory,
@@ -104,6 +106,12 @@ def _world() -> World:
     protection = open_dispute(
         merchant=merchant, program=Program.BUYER_PROTECTION, message="Not delivered."
     )
+    invitation = team_invite(
+        merchant=merchant,
+        email="new@demo-shop.example",
+        role=MemberRole.AGENT,
+        invited_by_id=owner.pk,
+    )
     protected_order = OrderFactory(merchant=merchant, protected=True)
     free_order = OrderFactory(merchant=merchant)
 
@@ -114,6 +122,7 @@ def _world() -> World:
         ("case-decided", customer_case_path(decided)),
         ("case-protection", customer_case_path(protection)),
         ("link-renewal", "/case-link/"),
+        ("team-invitation", f"/portal/invitations/{invitation_token(invitation.pk)}/"),
         ("not-found", "/no-such-page/"),
     ]
     portal = [
@@ -124,12 +133,15 @@ def _world() -> World:
         ("case-protection", f"/portal/cases/{protection.public_id}/"),
         ("fees", "/portal/fees/"),
         ("team", "/portal/team/"),
+        ("preferences", "/portal/settings/notifications/"),
+        ("leave", "/portal/team/leave/"),
     ]
     desk = [
         ("queue", "/admin/disputes/dispute/"),
         ("case-unheard", f"/admin/disputes/dispute/{unheard.pk}/change/"),
         ("case-decided", f"/admin/disputes/dispute/{decided.pk}/change/"),
         ("figures", "/admin/disputes/dispute/figures/"),
+        ("two-factor", "/admin/two-factor/"),
     ]
     _orders = (protected_order, free_order)  # the public forms' orders, opened by the walk
     return World(
@@ -227,6 +239,7 @@ def test_every_page_passes_axe_and_has_unique_ids(
 
     walk_context.clear_cookies()
     page.goto(f"{live_server.url}/admin/login/")
+    problems += _check(page, "desk/login", folder)
     page.locator("input[name=username]").fill(world.agent)
     page.locator("input[name=password]").fill(PASSWORD)
     page.locator("input[type=submit]").click()
