@@ -210,6 +210,7 @@ def test_every_portal_url_needs_a_login(client):
         "password-reset-confirm",
         "password-reset-complete",
         "logout",
+        "invitation",  # the link in an invitation email: its signed token is the permission
     }
     dispute = open_dispute()
     objects = {
