@@ -35,7 +35,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    # The admin with the support desk's own site (lockout, second factor): disputes.support_desk.site.py.
+    # The admin with the support desk's own site (lockout, second factor): disputes/support_desk.
     "disputes.apps.SupportDeskAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
