@@ -8,6 +8,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from disputes.admin.querystring import DeskModelAdmin
+
 from . import services
 from .models import (
     FeeLine,
@@ -21,7 +23,7 @@ from .selectors import currencies_without_fee_schedule
 
 
 @admin.register(FeeLine)
-class FeeLineAdmin(admin.ModelAdmin):
+class FeeLineAdmin(DeskModelAdmin):
     list_display = ["incurred_at", "merchant", "kind", "amount", "currency", "dispute"]
     list_filter = ["kind", "currency"]
     search_fields = ["merchant__name", "dispute__public_id"]
@@ -37,7 +39,7 @@ class FeeLineAdmin(admin.ModelAdmin):
 
 
 @admin.register(FeeSchedule)
-class FeeScheduleAdmin(admin.ModelAdmin):
+class FeeScheduleAdmin(DeskModelAdmin):
     list_display = [
         "currency",
         "valid_from",
@@ -66,7 +68,7 @@ class FeeScheduleAdmin(admin.ModelAdmin):
 
 
 @admin.register(MerchantFeeTerms)
-class MerchantFeeTermsAdmin(admin.ModelAdmin):
+class MerchantFeeTermsAdmin(DeskModelAdmin):
     list_display = ["merchant", "currency", "elevated_fee", "note"]
     list_filter = ["currency"]
     search_fields = ["merchant__name", "note"]
@@ -94,7 +96,7 @@ class StatementLineInline(admin.TabularInline):
 
 
 @admin.register(Statement)
-class StatementAdmin(admin.ModelAdmin):
+class StatementAdmin(DeskModelAdmin):
     """Statements are computed, never typed in: the admin reads them and recomputes drafts."""
 
     list_display = [

@@ -207,7 +207,8 @@ def list_merchants(request: HttpRequest, query: Query[MerchantListQuery]) -> Any
     """The merchants this key acts for, oldest first."""
     rows = _visible(request).order_by("pk")
     if query.cursor:
-        if not query.cursor.isdigit():
+        # isdigit() alone also takes "²" and other digits int() refuses.
+        if not (query.cursor.isascii() and query.cursor.isdigit()):
             raise InvalidCursor(field="cursor")
         rows = rows.filter(pk__gt=int(query.cursor))
     page = list(rows[: query.limit + 1])

@@ -47,6 +47,7 @@ from ..selectors import PUBLIC_ID_PATTERN, dispute_rate_counts
 from ..views.documents import document_response
 from .actions import DESK_ACTIONS, desk_actions_allowed
 from .figures import figures_urls
+from .querystring import DeskModelAdmin
 
 
 class EventInline(admin.TabularInline):
@@ -157,7 +158,7 @@ class AssignedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Dispute)
-class DisputeAdmin(admin.ModelAdmin):
+class DisputeAdmin(DeskModelAdmin):
     list_display = [
         "public_id",
         "merchant",

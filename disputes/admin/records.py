@@ -15,10 +15,11 @@ from ..errors import InvalidTerms
 from ..models import ContractTerms, Merchant, MerchantMembership, Order, PlatformPartner
 from ..policies import Terms, check_terms
 from .order_import import order_import_urls
+from .querystring import DeskModelAdmin
 
 
 @admin.register(PlatformPartner)
-class PlatformPartnerAdmin(admin.ModelAdmin):
+class PlatformPartnerAdmin(DeskModelAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -82,7 +83,7 @@ class ContractTermsInline(admin.TabularInline):
 
 
 @admin.register(Merchant)
-class MerchantAdmin(admin.ModelAdmin):
+class MerchantAdmin(DeskModelAdmin):
     list_display = ["name", "slug", "country", "currency", "time_zone", "platform_partner"]
     list_filter = ["country", "currency", "test_mode"]
     search_fields = ["name", "slug"]
@@ -127,7 +128,7 @@ class MerchantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(DeskModelAdmin):
     list_display = [
         "order_number",
         "merchant",
