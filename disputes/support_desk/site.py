@@ -93,6 +93,15 @@ class SupportDeskSite(admin.AdminSite):
         def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             if needs_enrolment(request):
                 return redirect(f"{self.name}:{TWO_FACTOR_URL_NAME}")
+            # Hand-made query strings that Django's admin (and the apps it lists) would turn
+            # into a server error: a NUL, which PostgreSQL refuses in a filter, is answered as
+            # any wrong filter (?e=1); an empty _to_field names no field and is dropped.
+            if any("\x00" in value for value in request.GET.values()):
+                return redirect(f"{request.path}?e=1")
+            if request.GET.get("_to_field", None) == "":
+                query = request.GET.copy()
+                del query["_to_field"]
+                request.GET = query  # type: ignore[assignment]
             return inner(request, *args, **kwargs)
 
         guarded.__dict__.update(inner.__dict__)  # csrf and cache markers
