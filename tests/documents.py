@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from disputes.uploads import CheckedFile, UploadRejected, check_uploads
+
 
 def pdf_bytes(total_size: int | None = None) -> bytes:
     """A valid one-page PDF; total_size pads it with a comment line after the header (the
@@ -33,3 +38,22 @@ def pdf_bytes(total_size: int | None = None) -> bytes:
 
 
 PDF = pdf_bytes()
+
+
+def upload(name: str, content: bytes) -> SimpleUploadedFile:
+    """A file as a browser sends it: the type it claims says nothing (the checks read bytes)."""
+    return SimpleUploadedFile(name, content, content_type="application/octet-stream")
+
+
+def check_one(name: str, content: bytes) -> CheckedFile:
+    [checked] = check_uploads([upload(name, content)])
+    return checked
+
+
+def rejection(name: str, content: bytes) -> str:
+    """The message a refused file gets, on the form's documents field."""
+    with pytest.raises(UploadRejected) as raised:
+        check_uploads([upload(name, content)])
+    assert raised.value.code == "upload_rejected"
+    assert raised.value.field == "documents"
+    return raised.value.message

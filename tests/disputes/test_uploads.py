@@ -14,7 +14,6 @@ import zlib
 
 import pillow_heif
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageFile
 
 from disputes.uploads import (
@@ -25,7 +24,7 @@ from disputes.uploads import (
     check_uploads,
     sniff_content_type,
 )
-from tests.documents import pdf_bytes
+from tests.documents import check_one, pdf_bytes, rejection, upload
 
 # --- A corpus made in code ------------------------------------------------------------------
 
@@ -70,23 +69,6 @@ def blank_png_bytes(width: int, height: int, *, pixel_data: bytes | None = None)
         + _png_chunk(b"IDAT", pixel_data)
         + _png_chunk(b"IEND", b"")
     )
-
-
-def upload(name: str, content: bytes) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, content, content_type="application/octet-stream")
-
-
-def check_one(name: str, content: bytes) -> CheckedFile:
-    [checked] = check_uploads([upload(name, content)])
-    return checked
-
-
-def rejection(name: str, content: bytes) -> str:
-    with pytest.raises(UploadRejected) as raised:
-        check_uploads([upload(name, content)])
-    assert raised.value.code == "upload_rejected"
-    assert raised.value.field == "documents"
-    return raised.value.message
 
 
 def assert_same_picture(

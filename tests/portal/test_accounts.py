@@ -32,13 +32,6 @@ def _fresh_rate_limits():
 
 
 @pytest.fixture
-def owner():
-    return MembershipFactory(
-        user__username="owner@shop.example", merchant__name="Demo Shop", role=MemberRole.OWNER
-    )
-
-
-@pytest.fixture
 def agent(owner):
     return MembershipFactory(
         user__username="agent@shop.example", merchant=owner.merchant, role=MemberRole.AGENT

@@ -36,13 +36,6 @@ def _fresh_rate_limits():
 
 
 @pytest.fixture
-def owner():
-    return MembershipFactory(
-        user__username="owner@shop.example", merchant__name="Demo Shop", role=MemberRole.OWNER
-    )
-
-
-@pytest.fixture
 def owner_client(owner):
     client = Client()
     client.force_login(owner.user)

@@ -28,7 +28,8 @@ from api.keys import api_key_create
 from api.models import ApiUpload
 from disputes.choices import Reason
 from disputes.models import Attachment, Dispute
-from disputes.uploads import CheckedFile, UploadRejected, check_uploads
+from disputes.uploads import CheckedFile
+from tests.documents import check_one, rejection
 from tests.factories import MembershipFactory, MerchantFactory, OrderFactory
 
 GPS_IFD = 0x8825
@@ -155,22 +156,6 @@ def png_with_metadata(mode: str = "RGBA") -> bytes:
     for chunk in (b"tEXt", b"iTXt", b"eXIf"):
         assert chunk in data
     return data
-
-
-def upload(name: str, content: bytes) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, content, content_type="application/octet-stream")
-
-
-def check_one(name: str, content: bytes) -> CheckedFile:
-    [checked] = check_uploads([upload(name, content)])
-    return checked
-
-
-def rejection(name: str, content: bytes) -> str:
-    with pytest.raises(UploadRejected) as raised:
-        check_uploads([upload(name, content)])
-    assert raised.value.field == "documents"
-    return raised.value.message
 
 
 def stored(checked: CheckedFile) -> bytes:
