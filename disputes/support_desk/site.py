@@ -85,7 +85,7 @@ class SupportDeskSite(admin.AdminSite):
         if not super().has_permission(request):
             return False
         user: Any = request.user  # django-otp's middleware adds is_verified()
-        return bool(user.is_verified() or not user_has_device(user, confirmed=True))
+        return bool(user.is_verified() or not has_app(request))
 
     def admin_view(self, view: Any, cacheable: bool = False) -> Any:
         inner = super().admin_view(view, cacheable)
@@ -130,7 +130,7 @@ def needs_enrolment(request: HttpRequest) -> bool:
         settings.SUPPORT_DESK_REQUIRE_OTP
         and user.is_active
         and user.is_staff
-        and not user_has_device(user, confirmed=True)
+        and not has_app(request)
     )
 
 
@@ -165,3 +165,13 @@ class DeskAttemptsHandler(AxesDatabaseHandler):
     def user_logged_in(self, sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         if request is not None and self.is_admin_request(request):
             super().user_logged_in(sender, request, user, **kwargs)
+
+
+def has_app(request: HttpRequest) -> bool:
+    """Whether the signed-in user has a confirmed authenticator app: asked by every desk page
+    (permission, layout, enrolment), so looked up once per request."""
+    known: bool | None = getattr(request, "_desk_has_app", None)
+    if known is None:
+        known = user_has_device(request.user, confirmed=True)
+        request._desk_has_app = known  # type: ignore[attr-defined]
+    return known
