@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q
 
 from disputes.models import Merchant, PlatformPartner
@@ -74,20 +75,37 @@ def api_key_revoke(*, api_key: ApiKey, now: datetime) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = now
         api_key.save(update_fields=["revoked_at"])
+    _known.pop(api_key.key_hash, None)  # this process stops at once; others within the cache time
     return api_key
+
+
+# Each process keeps the keys it has found for settings.API_KEY_CACHE_SECONDS, so that most
+# requests need no query to find theirs. A key revoked or changed elsewhere (another worker, the
+# admin) stops working or changes within that time. Unknown keys are not kept.
+_known: dict[str, tuple[ApiKey, datetime]] = {}
+_KNOWN_MAX = 10_000  # keys kept per process before the cache starts again
 
 
 def api_key_authenticate(key: str, *, now: datetime) -> ApiKey | None:
     """The active key with this value, its last use noted (at most once a minute); or None."""
     if not key.startswith(KEY_PREFIX):
         return None
-    try:
-        # get(), not first(): the hash is unique, so there is no order to ask the database for.
-        api_key = ApiKey.objects.select_related("merchant", "partner").get(
-            key_hash=hash_key(key), revoked_at__isnull=True
-        )
-    except ApiKey.DoesNotExist:
-        return None
+    digest = hash_key(key)
+    known = _known.get(digest)
+    if known is not None and now - known[1] < timedelta(seconds=settings.API_KEY_CACHE_SECONDS):
+        api_key = known[0]
+    else:
+        try:
+            # get(), not first(): the hash is unique, so there is no order to ask the database for.
+            api_key = ApiKey.objects.select_related("merchant", "partner").get(
+                key_hash=digest, revoked_at__isnull=True
+            )
+        except ApiKey.DoesNotExist:
+            _known.pop(digest, None)
+            return None
+        if len(_known) >= _KNOWN_MAX:
+            _known.clear()
+        _known[digest] = (api_key, now)
     stale = now - LAST_USED_RESOLUTION
     if api_key.last_used_at is None or api_key.last_used_at < stale:
         # Conditional, so concurrent requests of the same minute write once.

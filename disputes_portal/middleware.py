@@ -1,4 +1,5 @@
-"""Cross-cutting HTTP behaviour: a request id on every request, and the CSP header."""
+"""Cross-cutting HTTP behaviour: a request id on every request, the CSP header, and the
+page-only middleware that API requests go straight past."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.common import CommonMiddleware
 from django.template.loader import render_to_string
+from django_otp.middleware import OTPMiddleware
 
 from .logging import request_id_var
 
@@ -70,3 +77,46 @@ class DatabaseUnavailableMiddleware:
         )
         response["Retry-After"] = "30"
         return response
+
+
+# --- Middleware only pages need ------------------------------------------------------------------
+
+API_PREFIX = "/api/"  # api.middleware.API_PREFIX (the project's urls mount the API there)
+
+
+class PagesOnly:
+    """For middleware that only the HTML pages need (sessions, the signed-in user, messages,
+    the trailing-slash redirect, frame options): an API request (bearer key, JSON, no cookies)
+    goes straight past it. The middleware's view hooks still run; they do nothing for the API's
+    views, which are CSRF-exempt and read no session."""
+
+    get_response: Callable[[HttpRequest], HttpResponse]
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(API_PREFIX):
+            return self.get_response(request)
+        return super().__call__(request)  # type: ignore[misc,no-any-return]
+
+
+class PageSessionMiddleware(PagesOnly, SessionMiddleware):
+    pass
+
+
+class PageCommonMiddleware(PagesOnly, CommonMiddleware):
+    pass
+
+
+class PageAuthenticationMiddleware(PagesOnly, AuthenticationMiddleware):
+    pass
+
+
+class PageOTPMiddleware(PagesOnly, OTPMiddleware):
+    pass
+
+
+class PageMessageMiddleware(PagesOnly, MessageMiddleware):
+    pass
+
+
+class PageXFrameOptionsMiddleware(PagesOnly, XFrameOptionsMiddleware):
+    pass

@@ -9,7 +9,8 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -35,14 +36,34 @@ def hit(key: str, *, limit: int, window: int) -> Verdict:
     """Count one attempt against `key`; refuse once `limit` attempts fall in this window."""
     now = int(time.time())
     window_start = now - now % window
-    bucket = f"ratelimit:{key}:{window_start}"
-    # Most attempts find their window's counter: increment first (two Redis round trips, where
-    # add-then-incr took three). add() is atomic, so only one attempt creates the counter.
-    try:
-        count = cache.incr(bucket)
-    except ValueError:  # the window's first attempt, or the counter just expired
-        count = 1 if cache.add(bucket, 1, timeout=window + 1) else cache.incr(bucket)
+    count = _count(f"ratelimit:{key}:{window_start}", timeout=window + 1)
     return Verdict(allowed=count <= limit, retry_after=window_start + window - now)
+
+
+def _count(bucket: str, *, timeout: int) -> int:
+    """Add one to the window's counter, creating it (with its expiry) if it is the first."""
+    client = _redis_client(bucket)
+    if client is not None:
+        # One round trip: SET NX creates the counter with its expiry (atomically, so only one
+        # attempt creates it), INCR counts; a pipeline sends both at once.
+        name = cache.make_and_validate_key(bucket)
+        pipeline = client.pipeline(transaction=False)
+        pipeline.set(name, 0, ex=timeout, nx=True)
+        pipeline.incr(name)
+        return int(pipeline.execute()[1])
+    try:  # other cache backends (the embedded default): increment first, create if missing
+        return int(cache.incr(bucket))
+    except ValueError:  # the window's first attempt, or the counter just expired
+        return 1 if cache.add(bucket, 1, timeout=timeout) else int(cache.incr(bucket))
+
+
+def _redis_client(key: str) -> Any:
+    """The redis-py client behind Django's Redis cache, or None for another backend. Django
+    stores integers in Redis as plain numbers, so INCR here and cache.get agree."""
+    backend = caches["default"]  # the backend itself: `cache` is a proxy to it
+    if not isinstance(backend, RedisCache):
+        return None
+    return backend._cache.get_client(key, write=True)
 
 
 def rate_limited(

@@ -56,18 +56,19 @@ INSTALLED_APPS = [
     "bench",
 ]
 
+# The Page* classes are Django's own, skipped for API requests (disputes_portal/middleware.py).
 MIDDLEWARE = [
     "disputes_portal.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "disputes_portal.middleware.ContentSecurityPolicyMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "disputes_portal.middleware.PageSessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the API answers in Accept-Language too
+    "disputes_portal.middleware.PageCommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "disputes_portal.middleware.PageAuthenticationMiddleware",
+    "disputes_portal.middleware.PageOTPMiddleware",
+    "disputes_portal.middleware.PageMessageMiddleware",
+    "disputes_portal.middleware.PageXFrameOptionsMiddleware",
     "disputes_portal.middleware.DatabaseUnavailableMiddleware",
     "api.middleware.JsonErrorsMiddleware",
     # Last, as django-axes asks: it turns a refused desk sign-in into the lockout page.
@@ -310,6 +311,8 @@ PUBLIC_FORM_RATE_LIMIT = env.int("PUBLIC_FORM_RATE_LIMIT", default=20)  # posts 
 PUBLIC_FORM_RATE_WINDOW = env.int("PUBLIC_FORM_RATE_WINDOW", default=600)  # seconds
 API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=120)  # requests per key and window
 API_RATE_WINDOW = env.int("API_RATE_WINDOW", default=60)  # seconds
+# How long a worker keeps an API key it has looked up: a revoked key stops within this time.
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)
 # Webhook endpoints on private or loopback addresses (tests, closed networks); refused otherwise.
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 

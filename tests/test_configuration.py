@@ -134,6 +134,7 @@ EFFECTS: dict[str, tuple[str | dict[str, str], Check]] = {
     "PUBLIC_FORM_RATE_WINDOW": ("60", lambda s: s["PUBLIC_FORM_RATE_WINDOW"] == 60),
     "API_RATE_LIMIT": ("10", lambda s: s["API_RATE_LIMIT"] == 10),
     "API_RATE_WINDOW": ("10", lambda s: s["API_RATE_WINDOW"] == 10),
+    "API_KEY_CACHE_SECONDS": ("2", lambda s: s["API_KEY_CACHE_SECONDS"] == 2),
     "LOGIN_FAILURE_LIMIT": ("2", lambda s: s["LOGIN_FAILURE_LIMIT"] == 2),
     "LOGIN_FAILURE_WINDOW": ("60", lambda s: s["LOGIN_FAILURE_WINDOW"] == 60),
     "LOGIN_FAILURE_ADDRESS_LIMIT": ("7", lambda s: s["LOGIN_FAILURE_ADDRESS_LIMIT"] == 7),
