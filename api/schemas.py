@@ -169,76 +169,100 @@ class DisputeOut(Schema):
     )
 
 
-def case_terms_out(dispute: Dispute) -> CaseTermsOut:
+# --- A case as JSON -------------------------------------------------------------------------------
+# The list, one case, the answers to actions and the webhooks all give a case as the plain,
+# JSON-safe data below (the DisputeOut and DisputeDetailOut shapes, which document it), built
+# straight from the case's attributes: no schema object per case and field to build, validate
+# and walk again. Each renders exactly as django-ninja renders its schema (times to the
+# millisecond in UTC with "Z"); tests/api/test_case_json.py holds the two to each other.
+
+
+def json_time(moment: datetime | None) -> str | None:
+    """A time as the API writes it: UTC, milliseconds, "Z" (DjangoJSONEncoder's form)."""
+    if moment is None:
+        return None
+    text = moment.astimezone(UTC).isoformat()
+    if moment.microsecond:
+        text = text[:23] + text[26:]
+    return text.removesuffix("+00:00") + "Z"
+
+
+def money_json(value: Decimal | None, currency: str) -> dict[str, str] | None:
+    """An amount with its currency's decimals (EUR 12.50, JPY 9000); columns hold at most 2."""
+    if value is None:
+        return None
+    return {"value": f"{value:.{min(minor_units(currency), 2)}f}", "currency": currency}
+
+
+def _terms_json(dispute: Dispute) -> dict[str, Any]:
     row = dispute.terms
     terms = terms_of(row)
     window = merchant_window_for(dispute.program, terms)
-    return CaseTermsOut.model_construct(
-        merchant_window_days=window.days,
-        merchant_window_day_count=window.day_count.value,
-        fee_plan=terms.fee_plan,
-        valid_from=row.valid_from if row else None,
-    )
+    return {
+        "merchant_window_days": window.days,
+        "merchant_window_day_count": window.day_count.value,
+        "fee_plan": terms.fee_plan,
+        "valid_from": row.valid_from.isoformat() if row and row.valid_from else None,
+    }
 
 
-def dispute_out(dispute: Dispute) -> DisputeOut:
-    # Built without validation: every value is already of its field's type (the database's
-    # constraints and the code above make it so), and ninja's validation of these models reads
-    # each field through a Python attribute getter, which cost most of a list page's time.
+def dispute_json(dispute: Dispute, *, now: datetime | None = None) -> dict[str, Any]:
+    """A case as DisputeOut. `dispute` is a Dispute with its order, terms, merchant and
+    assigned_to at hand, or a row with the same attributes (the list reads no model)."""
     order = dispute.order
     currency = dispute.currency
-    return DisputeOut.model_construct(
-        id=dispute.public_id,
-        program=dispute.program,
-        reason=dispute.reason,
-        state=dispute.state,
-        outcome=dispute.outcome or None,
-        next_actor=dispute.next_actor or None,
-        due_at=utc(dispute.due_at),
-        order=OrderOut.model_construct(
-            number=order.order_number,
-            placed_at=utc(order.placed_at),
-            amount=money(order.amount, order.currency),
-            customer_email=order.customer_email,
-        ),
-        order_amount=money(dispute.order_amount, currency),
-        disputed_amount=money(dispute.disputed_amount, currency),
-        refund_offer=dispute.refund_offer or None,
-        refund_offer_amount=money(dispute.refund_offer_amount, currency),
-        settled_amount=money(dispute.settled_amount, currency),
-        customer_message=dispute.customer_message,
-        decision_reason=dispute.decision_reason,
-        opened_at=utc(dispute.opened_at),
-        escalated_at=utc(dispute.escalated_at),
-        closed_at=utc(dispute.closed_at),
-        updated_at=utc(dispute.updated_at),
-        terms=case_terms_out(dispute),
-        evidence=evidence_out(dispute),
-        decision_code=dispute.decision_code or None,
-        decision_override_reason=dispute.override_reason or None,
-        allowed_actions=[
-            AllowedActionOut.model_construct(action=a.action.value, until=utc(a.until))
-            for a in allowed_actions(
+    evidence = side_completeness(dispute, Party.MERCHANT)
+    handler = support_handler(dispute)
+    waits = support_waiting_for(dispute)
+    return {
+        "id": dispute.public_id,
+        "program": dispute.program,
+        "reason": dispute.reason,
+        "state": dispute.state,
+        "outcome": dispute.outcome or None,
+        "next_actor": dispute.next_actor or None,
+        "due_at": json_time(dispute.due_at),
+        "order": {
+            "number": order.order_number,
+            "placed_at": json_time(order.placed_at),
+            "amount": money_json(order.amount, order.currency),
+            "customer_email": order.customer_email,
+        },
+        "order_amount": money_json(dispute.order_amount, currency),
+        "disputed_amount": money_json(dispute.disputed_amount, currency),
+        "refund_offer": dispute.refund_offer or None,
+        "refund_offer_amount": money_json(dispute.refund_offer_amount, currency),
+        "settled_amount": money_json(dispute.settled_amount, currency),
+        "customer_message": dispute.customer_message,
+        "decision_reason": dispute.decision_reason,
+        "opened_at": json_time(dispute.opened_at),
+        "escalated_at": json_time(dispute.escalated_at),
+        "closed_at": json_time(dispute.closed_at),
+        "updated_at": json_time(dispute.updated_at),
+        "terms": _terms_json(dispute),
+        "evidence": {
+            "essential_given": evidence.essential_given,
+            "essential_total": evidence.essential_total,
+            "complete": evidence.complete,
+            "missing": list(evidence.missing),
+        },
+        "decision_code": dispute.decision_code or None,
+        "decision_override_reason": dispute.override_reason or None,
+        "allowed_actions": [
+            {"action": action.action.value, "until": json_time(action.until)}
+            for action in allowed_actions(
                 dispute,
                 Party.MERCHANT,
-                now=timezone.now(),
+                now=now or timezone.now(),
                 time_zone=dispute.merchant.time_zone,
                 country=dispute.merchant.country,
             )
         ],
-        handler=handler_out(dispute),
-        support_waiting_for=(waits.value if (waits := support_waiting_for(dispute)) else None),
-    )
-
-
-def evidence_out(dispute: Dispute) -> EvidenceOut:
-    state = side_completeness(dispute, Party.MERCHANT)
-    return EvidenceOut.model_construct(
-        essential_given=state.essential_given,
-        essential_total=state.essential_total,
-        complete=state.complete,
-        missing=list(state.missing),
-    )
+        "handler": None
+        if handler is None
+        else {"first_name": handler.first_name, "team": handler.team},
+        "support_waiting_for": waits.value if waits else None,
+    }
 
 
 class DisputeDetailOut(DisputeOut):
@@ -249,58 +273,47 @@ class DisputeDetailOut(DisputeOut):
     decision_record: DecisionRecordOut | None
 
 
-def dispute_detail_out(dispute: Dispute) -> DisputeDetailOut:
-    state = side_completeness(dispute, Party.MERCHANT)
-    given = set(state.given)
-    return DisputeDetailOut.model_construct(
-        **dict(dispute_out(dispute)),
-        evidence_checklist=[
-            ChecklistItemOut.model_construct(
-                key=entry.key,
-                label=str(entry.item.label),
-                help=str(entry.item.help),
-                kind=entry.item.kind.value,
-                essential=entry.essential,
-                given=entry.key in given,
-            )
+def dispute_detail_json(dispute: Dispute) -> dict[str, Any]:
+    """A case as DisputeDetailOut: for the API's answers and the webhooks' bodies, so a case
+    looks the same whichever way it arrives."""
+    given = set(side_completeness(dispute, Party.MERCHANT).given)
+    return {
+        **dispute_json(dispute),
+        "evidence_checklist": [
+            {
+                "key": entry.key,
+                "label": str(entry.item.label),
+                "help": str(entry.item.help),
+                "kind": entry.item.kind.value,
+                "essential": entry.essential,
+                "given": entry.key in given,
+            }
             for entry in evidence_for(dispute.program, dispute.reason, Party.MERCHANT)
         ],
-        decision_record=decision_record_out(dispute),
-    )
+        "decision_record": _decision_record_json(dispute),
+    }
 
 
-def decision_record_out(dispute: Dispute) -> DecisionRecordOut | None:
+def _decision_record_json(dispute: Dispute) -> dict[str, Any] | None:
     record = decision_record(dispute)
     if record is None:
         return None
-    return DecisionRecordOut.model_construct(
-        code=record.code,
-        label=record.code_label,
-        override_reason=record.override_reason or None,
-        lines=[
-            RecordLineOut.model_construct(
-                party=line.party,
-                item=line.key,
-                label=line.label,
-                given=line.provided,
-                weight=line.weight,
-                note=line.note,
-            )
+    return {
+        "code": record.code,
+        "label": str(record.code_label),
+        "override_reason": record.override_reason or None,
+        "lines": [
+            {
+                "party": line.party,
+                "item": line.key,
+                "label": str(line.label),
+                "given": line.provided,
+                "weight": line.weight,
+                "note": line.note,
+            }
             for line in record.lines
         ],
-    )
-
-
-def handler_out(dispute: Dispute) -> HandlerOut | None:
-    handler = support_handler(dispute)
-    if handler is None:
-        return None
-    return HandlerOut.model_construct(first_name=handler.first_name, team=handler.team)
-
-
-def dispute_payload(dispute: Dispute) -> dict[str, Any]:
-    """The case as JSON-safe data, for webhook bodies."""
-    return api_json(dispute_detail_out(dispute))
+    }
 
 
 class DisputeListOut(Schema):

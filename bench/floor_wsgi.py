@@ -1,9 +1,10 @@
 """The floor of the API list figure: a bare WSGI function for `GET /api/v1/disputes`.
 
 It does what the database part of the portal's request does and nothing else: it finds the API
-key by its SHA-256 (the same query, and the same once-a-minute `last_used_at` write), reads the
-merchant's first page with the same query, and writes the same JSON body, cursor included, with
-one persistent psycopg connection per worker. No Django request machinery, no validation, no
+key by its SHA-256 (the same query, kept per worker for the same few seconds, and the same
+once-a-minute `last_used_at` write), reads the merchant's first page with the same query, and
+writes the same JSON body (with the same encoder, orjson), cursor included, with one persistent
+psycopg connection per worker. No Django request machinery, no validation, no
 middleware: what is left is the cost of the SQL, of the domain's pure rules that derive a case's
 allowed actions and evidence completeness (the same functions the portal calls), of turning rows
 into JSON, and of HTTP.
@@ -31,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import psycopg
 
 # The domain's pure rules (no ORM, no settings): the floor derives what the portal derives.
@@ -38,6 +40,8 @@ from disputes.policies import allowed_actions, completeness, support_waiting_for
 
 KEY_PREFIX = "dpk_live_"  # api.keys.KEY_PREFIX
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # api.keys.LAST_USED_RESOLUTION
+# settings.API_KEY_CACHE_SECONDS: a worker keeps a key it has found this long.
+KEY_CACHE_TIME = timedelta(seconds=int(os.environ.get("API_KEY_CACHE_SECONDS", "5")))
 PAGE_SIZE = 25  # the API's default `limit`
 CURSOR_SALT = "disputes.api-list"  # api.selectors._CURSOR_SALT
 SUPPORT_TEAM_NAME = os.environ.get("SUPPORT_TEAM_NAME", "Support team")  # settings
@@ -106,7 +110,6 @@ DISPUTE_COLUMNS = (
     "updated_at",
 )
 ORDER_COLUMNS = (
-    "id",
     "order_number",
     "placed_at",
     "amount",
@@ -114,7 +117,6 @@ ORDER_COLUMNS = (
     "customer_email",
 )
 TERMS_COLUMNS = (
-    "id",
     "valid_from",
     "payment_dispute",
     "buyer_protection",
@@ -123,7 +125,7 @@ TERMS_COLUMNS = (
     "protection_window_days",
     "fee_plan",
 )
-USER_COLUMNS = ("id", "first_name")
+USER_COLUMNS = ("first_name",)
 # A case opened under no contract terms has the defaults (disputes.policies.DEFAULT_TERMS).
 DEFAULT_DISPUTE_WINDOW = (21, "calendar")
 DEFAULT_PROTECTION_WINDOW = (5, "calendar")
@@ -154,19 +156,27 @@ TOUCH_SQL = (
     'WHERE ("api_apikey"."id" = %s AND ("api_apikey"."last_used_at" IS NULL '
     'OR "api_apikey"."last_used_at" < %s))'
 )
-# What `dispute_list_for_merchant` sends for the first page, no filters, default page size.
+
+
+def _aliased(table: str, names: Sequence[str], prefix: str = "") -> str:
+    return ", ".join(f'"{table}"."{name}" AS "{prefix}{name}"' for name in names)
+
+
+# What `dispute_list_for_merchant` sends for the first page, no filters, default page size: the
+# values of the columns (no model instances), ordered by their positions (opened_at, id).
 LIST_SQL = (
-    f"SELECT {_columns('disputes_dispute', DISPUTE_COLUMNS)}, "  # noqa: S608
-    f"{_columns('disputes_order', ORDER_COLUMNS)}, "
-    f"{_columns('disputes_contractterms', TERMS_COLUMNS)}, "
-    f"{_columns('auth_user', USER_COLUMNS)} "
+    f"SELECT {_aliased('disputes_dispute', DISPUTE_COLUMNS)}, "  # noqa: S608
+    f"{_aliased('disputes_order', ORDER_COLUMNS, 'order__')}, "
+    f"{_aliased('disputes_contractterms', TERMS_COLUMNS, 'terms__')}, "
+    f"{_aliased('auth_user', USER_COLUMNS, 'assigned_to__')} "
     'FROM "disputes_dispute" '
     'INNER JOIN "disputes_order" ON ("disputes_dispute"."order_id" = "disputes_order"."id") '
     'LEFT OUTER JOIN "disputes_contractterms" '
     'ON ("disputes_dispute"."terms_id" = "disputes_contractterms"."id") '
     'LEFT OUTER JOIN "auth_user" ON ("disputes_dispute"."assigned_to_id" = "auth_user"."id") '
     'WHERE "disputes_dispute"."merchant_id" = %s '
-    'ORDER BY "disputes_dispute"."opened_at" DESC, "disputes_dispute"."id" DESC '
+    f"ORDER BY {DISPUTE_COLUMNS.index('opened_at') + 1} DESC, "
+    f"{DISPUTE_COLUMNS.index('id') + 1} DESC "
     f"LIMIT {PAGE_SIZE + 1}"
 )
 
@@ -220,7 +230,7 @@ def signed_cursor(opened_at: datetime, pk: int, *, secret_key: str) -> str:
 def _terms(row: tuple[Any, ...]) -> dict[str, Any]:
     """The contract terms the case was opened under (api.schemas.case_terms_out)."""
     valid_from = row[_T["valid_from"]]
-    if row[_T["id"]] is None:
+    if row[_D["terms_id"]] is None:
         dispute_window, protection_window = DEFAULT_DISPUTE_WINDOW, DEFAULT_PROTECTION_WINDOW
         fee_plan = DEFAULT_FEE_PLAN
     else:
@@ -252,7 +262,7 @@ class _Case:
     override_reason: str
 
 
-def _case_rules(row: tuple[Any, ...], merchant: tuple[Any, ...], now: datetime) -> dict[str, Any]:
+def _case_rules(row: tuple[Any, ...], merchant: Sequence[Any], now: datetime) -> dict[str, Any]:
     """The rule-derived fields of a case (api.schemas.dispute_out): the same pure functions."""
     case = _Case(
         program=row[_D["program"]],
@@ -289,13 +299,13 @@ def _case_rules(row: tuple[Any, ...], merchant: tuple[Any, ...], now: datetime) 
         "decision_code": row[_D["decision_code"]] or None,
         "decision_override_reason": row[_D["override_reason"]] or None,
         "handler": None
-        if row[_U["id"]] is None
+        if row[_D["assigned_to_id"]] is None
         else {"first_name": (first_name or "").strip(), "team": SUPPORT_TEAM_NAME},
         "support_waiting_for": waits.value if waits else None,
     }
 
 
-def _dispute(row: tuple[Any, ...], merchant: tuple[Any, ...], now: datetime) -> dict[str, Any]:
+def _dispute(row: tuple[Any, ...], merchant: Sequence[Any], now: datetime) -> dict[str, Any]:
     currency = row[_D["currency"]]
     return {
         "id": row[_D["public_id"]],
@@ -328,7 +338,7 @@ def _dispute(row: tuple[Any, ...], merchant: tuple[Any, ...], now: datetime) -> 
 
 
 def list_body(
-    rows: Sequence[tuple[Any, ...]], *, key: tuple[Any, ...], now: datetime, secret_key: str
+    rows: Sequence[tuple[Any, ...]], *, key: Sequence[Any], now: datetime, secret_key: str
 ) -> bytes:
     """The API's JSON for one page of LIST_SQL's rows (one more row than the page means more);
     `key` is KEY_SQL's row (its merchant's time zone and country date the deadlines)."""
@@ -338,21 +348,21 @@ def list_body(
         last = page[-1]
         next_cursor = signed_cursor(last[_D["opened_at"]], last[_D["id"]], secret_key=secret_key)
     body = {"data": [_dispute(row, key, now) for row in page], "next_cursor": next_cursor}
-    return json.dumps(body).encode()
+    return orjson.dumps(body)
 
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
-def touch_key(cursor: Any, key: tuple[Any, ...]) -> datetime:
+def touch_key(cursor: Any, key: Sequence[Any], now: datetime) -> bool:
     """Note the key's use, as the portal does: at most once per LAST_USED_RESOLUTION. Returns
-    the moment of the request."""
-    now = datetime.now(UTC)
+    whether it wrote."""
     stale = now - LAST_USED_RESOLUTION
     last_used_at = key[_KEY["last_used_at"]]
     if last_used_at is None or last_used_at < stale:
         cursor.execute(TOUCH_SQL, (now, key[_KEY["id"]], stale))
-    return now
+        return True
+    return False
 
 
 class FloorApp:
@@ -362,6 +372,14 @@ class FloorApp:
         self.database_url = database_url
         self.secret_key = secret_key
         self.connection: psycopg.Connection[tuple[Any, ...]] | None = None
+        # The keys this worker has found, with when: kept as the portal keeps them.
+        self.keys: dict[str, tuple[list[Any], datetime]] = {}
+
+    def known_key(self, digest: str, now: datetime) -> list[Any] | None:
+        known = self.keys.get(digest)
+        if known is None or now - known[1] >= KEY_CACHE_TIME:
+            return None
+        return known[0]
 
     def connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         if self.connection is None or self.connection.closed:
@@ -382,13 +400,21 @@ class FloorApp:
         if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX):
             return respond(start_response, "401 Unauthorized", {"error": {"code": "unauthorized"}})
         with self.connect().cursor() as cursor:
-            cursor.execute(KEY_SQL, (hashlib.sha256(token.encode()).hexdigest(),))
-            key = cursor.fetchone()
+            digest = hashlib.sha256(token.encode()).hexdigest()
+            now = datetime.now(UTC)
+            key = self.known_key(digest, now)
+            if key is None:
+                cursor.execute(KEY_SQL, (digest,))
+                found = cursor.fetchone()
+                key = None if found is None else list(found)
+                if key is not None:
+                    self.keys[digest] = (key, now)
             if key is None or key[_KEY["merchant_id"]] is None:
                 # Unknown key, or a partner's (which must name a merchant: not part of the floor).
                 status = "401 Unauthorized" if key is None else "400 Bad Request"
                 return respond(start_response, status, {"error": {"code": "unauthorized"}})
-            now = touch_key(cursor, key)
+            if touch_key(cursor, key, now):
+                key[_KEY["last_used_at"]] = now
             cursor.execute(LIST_SQL, (key[_KEY["merchant_id"]],))
             rows = cursor.fetchall()
         body = list_body(rows, key=key, now=now, secret_key=self.secret_key)
@@ -399,7 +425,7 @@ def respond(
     start_response: StartResponse, status: str, body: dict[str, Any] | bytes
 ) -> list[bytes]:
     if not isinstance(body, bytes):
-        body = json.dumps(body).encode()
+        body = orjson.dumps(body)
     start_response(
         status,
         [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body)))],

@@ -13,7 +13,7 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
 from django.template.loader import render_to_string
@@ -86,24 +86,28 @@ API_PREFIX = "/api/"  # api.middleware.API_PREFIX (the project's urls mount the 
 
 class PagesOnly:
     """For middleware that only the HTML pages need (sessions, the signed-in user, messages,
-    the trailing-slash redirect, frame options): an API request (bearer key, JSON, no cookies)
+    frame options): an API request (bearer key, JSON, no cookies)
     goes straight past it. The middleware's view hooks still run; they do nothing for the API's
     views, which are CSRF-exempt and read no session."""
 
-    get_response: Callable[[HttpRequest], HttpResponse]
-
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info.startswith(API_PREFIX):
-            return self.get_response(request)
-        return super().__call__(request)  # type: ignore[misc,no-any-return]
+            return self.get_response(request)  # type: ignore[attr-defined]
+        return super().__call__(request)  # type: ignore[misc]
 
 
 class PageSessionMiddleware(PagesOnly, SessionMiddleware):
     pass
 
 
-class PageCommonMiddleware(PagesOnly, CommonMiddleware):
-    pass
+class PageCommonMiddleware(CommonMiddleware):
+    """Its request half (the trailing-slash redirect, which resolves the path once more) is
+    for pages; its response half still gives API answers their Content-Length."""
+
+    def process_request(self, request: HttpRequest) -> HttpResponsePermanentRedirect | None:
+        if request.path_info.startswith(API_PREFIX):
+            return None
+        return super().process_request(request)
 
 
 class PageAuthenticationMiddleware(PagesOnly, AuthenticationMiddleware):

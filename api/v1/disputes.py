@@ -3,9 +3,11 @@
 # No `from __future__ import annotations`: django-ninja reads the operations' annotations.
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from django.http import HttpRequest
+import orjson
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Query, Router, Schema
 from pydantic import Field, field_validator
 
@@ -25,9 +27,8 @@ from ..schemas import (
     EvidenceSubmissionIn,
     MessageIn,
     RespondIn,
-    api_json,
-    dispute_detail_out,
-    dispute_out,
+    dispute_detail_json,
+    dispute_json,
     event_out,
 )
 from ..scopes import Scope
@@ -48,7 +49,7 @@ def _dispute(request: HttpRequest, dispute_id: str) -> Dispute:
 
 
 def _case(dispute: Dispute) -> tuple[int, dict[str, Any]]:
-    return 200, api_json(dispute_detail_out(dispute))
+    return 200, dispute_detail_json(dispute)
 
 
 def _evidence(
@@ -109,10 +110,14 @@ def list_disputes(request: HttpRequest, query: Query[DisputeListQuery]) -> Any:
         cursor=query.cursor,
         limit=query.limit,
     )
-    # A DisputeListOut, not a dict: ninja then serialises it as is instead of validating it again.
-    return DisputeListOut.model_construct(
-        data=[dispute_out(row) for row in page.rows], next_cursor=page.next_cursor
-    )
+    # The DisputeListOut shape as JSON-safe data (api.schemas.dispute_json), written by orjson:
+    # no schema object per case to build and walk (tests/api/test_case_json.py keeps the shape).
+    now = timezone.now()
+    body = {
+        "data": [dispute_json(cast(Dispute, row), now=now) for row in page.rows],
+        "next_cursor": page.next_cursor,
+    }
+    return HttpResponse(orjson.dumps(body), content_type="application/json; charset=utf-8")
 
 
 @router.get(
@@ -124,7 +129,7 @@ def list_disputes(request: HttpRequest, query: Query[DisputeListQuery]) -> Any:
 def get_dispute(request: HttpRequest, dispute_id: DisputeId) -> Any:
     """One case with its order, amounts, deadline, state and outcome, the merchant's evidence
     checklist item by item, and the decision's itemised record."""
-    return dispute_detail_out(_dispute(request, dispute_id))
+    return dispute_detail_json(_dispute(request, dispute_id))
 
 
 @router.get(

@@ -17,7 +17,7 @@ from disputes.errors import DisputeNotFound
 from disputes.models import Dispute, Merchant, Order
 
 from ..idempotency import idempotent
-from ..schemas import DisputeDetailOut, Text, api_json, dispute_detail_out
+from ..schemas import DisputeDetailOut, Text, dispute_detail_json
 from ..scopes import Scope
 from .auth import request_merchant, requires
 from .common import ERRORS, DisputeId
@@ -54,7 +54,7 @@ def _case(request: HttpRequest, dispute_id: str) -> Dispute:
 
 def _out(dispute: Dispute, status: int = 200) -> tuple[int, dict[str, Any]]:
     fresh = Dispute.objects.select_related("order").get(pk=dispute.pk)
-    return status, api_json(dispute_detail_out(fresh))
+    return status, dispute_detail_json(fresh)
 
 
 @router.post(

@@ -15,7 +15,7 @@ from billing.models import Statement
 from disputes.choices import ActorKind, EventType, Party, Visibility
 from disputes.models import DisputeEvent
 
-from ..schemas import dispute_payload, event_out
+from ..schemas import dispute_detail_json, event_out
 from .delivery import WebhookEvent, queue_webhooks
 
 _WEBHOOK_EVENTS: dict[EventType | str, str] = {
@@ -50,7 +50,7 @@ def _webhook_data(event: DisputeEvent) -> dict[str, Any]:
     # not change with the language of the person who clicked.
     with translation.override(settings.LANGUAGE_CODE):
         return {
-            "dispute": dispute_payload(event.dispute),
+            "dispute": dispute_detail_json(event.dispute),
             "event": event_out(event, with_attachments=False).model_dump(
                 mode="json", exclude={"attachments"}
             ),
