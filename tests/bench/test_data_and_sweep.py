@@ -9,7 +9,13 @@ from django.db import connection
 from django.db.models import Count, F
 
 from bench.data import LARGE_SLUG, THOUSAND_SLUG, BenchSize, plan_merchants
-from bench.sweep import overdue_count, sweep_figures, sweep_floor, write_counts
+from bench.sweep import (
+    overdue_count,
+    sweep_figures,
+    sweep_floor,
+    sweep_floor_batched,
+    write_counts,
+)
 from disputes.choices import Program, State
 from disputes.models import Dispute, DisputeEvent, Merchant, MerchantMembership, Order
 
@@ -88,13 +94,44 @@ def test_the_floor_writes_what_the_sweep_writes_and_leaves_nothing_behind() -> N
     assert written["fee instructions"] == written["fee lines"]  # one for the provider each
 
 
-def test_the_sweep_figure_escalates_every_overdue_case_with_the_floors_writes() -> None:
+def test_the_batched_floor_writes_the_same_a_batch_at_a_time_and_undoes_it() -> None:
     from django.utils import timezone
 
     _generate()
+    now = timezone.now()
+    overdue = overdue_count(now)
+    cases = list(Dispute.objects.order_by("pk").values_list("pk", "state", "due_at", "updated_at"))
+    before = write_counts()
+    _seconds, one_transaction = sweep_floor(now)
+
+    seconds, written, batches = sweep_floor_batched(now, batch_size=15)
+
+    assert written == one_transaction
+    assert batches == -(-overdue // 15)
+    assert seconds > 0
+    # Undone: the cases as they were, no row left behind, the append-only triggers still on.
+    assert write_counts() == before
+    assert overdue_count(now) == overdue
+    assert (
+        list(Dispute.objects.order_by("pk").values_list("pk", "state", "due_at", "updated_at"))
+        == cases
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'disputes_%%_append_only'"
+            " AND tgenabled = 'O'"
+        )
+        assert cursor.fetchone()[0] == 2
+
+
+def test_the_sweep_figure_escalates_every_overdue_case_with_the_floors_writes(settings) -> None:  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    settings.SWEEP_BATCH_SIZE = 10  # batches enough for a merchant to answer during the sweep
+    _generate()
     overdue = overdue_count(timezone.now())
 
-    rate, memory = sweep_figures()
+    rate, batched, answer_median, answer_p99, memory = sweep_figures()
 
     assert overdue_count(timezone.now()) == 0
     assert rate.details["cases"] == overdue > 0
@@ -106,4 +143,16 @@ def test_the_sweep_figure_escalates_every_overdue_case_with_the_floors_writes() 
     assert rate.ratio
     assert rate.met is not None
     assert [run["cases"] for run in rate.details["runs"]] == memory.details["cases_per_run"]
+    assert rate.details["batched_floor_writes"] == rate.details["floor_writes"]
+    assert batched.floor
+    assert batched.ratio
+    assert batched.met is not None
+    assert batched.details["batches"] == -(-overdue // 10)
+    # The merchant's answers came while the sweep ran, each refused (the deadline had passed)
+    # after waiting at most for the batch: nothing they did changed the sweep's writes.
+    answers = answer_p99.details
+    assert answers["answers"] > 0
+    assert set(answers["statuses"]) == {"409"}
+    assert answer_p99.met is not None
+    assert 0 < answer_median.value <= answer_p99.value
     assert 0 < memory.value < 1024
