@@ -4,9 +4,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Model, Q, QuerySet
+from django.db.models.expressions import Combinable
 from django.http import (
     Http404,
     HttpRequest,
@@ -89,14 +91,17 @@ class AttachmentInline(admin.TabularInline):
 
 
 class CappedCountPaginator(Paginator):
-    """Counts at most CAP rows: a million-case table never pays for a full COUNT(*)."""
+    """Counts at most CAP rows: a million-case table never pays for a full COUNT(*). The
+    count drops the list's ordering, which a sliced count would otherwise keep: sorting every
+    matching row to count the first CAP of them (140 ms for the "waiting for information"
+    queue of 20 000 cases)."""
 
     CAP = 10_000
 
     @cached_property
     def count(self) -> int:
         rows: Any = self.object_list
-        return int(rows[: self.CAP + 1].count())
+        return int(rows.order_by()[: self.CAP + 1].count())
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -138,6 +143,49 @@ class QueueFilter(admin.SimpleListFilter):
         return queryset
 
 
+# The queues support works through, oldest escalation first (the dispute_support_queue index).
+ESCALATION_ORDER_QUEUES = ("support", "info")
+MAX_ID = 2**63 - 1  # a bigint; a longer number is a wrong filter, not a database error
+
+
+class MerchantFilter(admin.SimpleListFilter):
+    """One merchant's cases, `?merchant__id__exact=<id>` as Django's own filter on the field.
+
+    Only the chosen merchant is listed: every merchant in the side bar (a thousand links on each
+    page, loaded and rendered each time) cost a third of the queue page and grew with the
+    shops; support finds a shop with the search box (name or slug)."""
+
+    title = _("merchant")
+    parameter_name = "merchant__id__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        value = self.value()
+        if not value:
+            return []  # no output: the filter is left out (its queryset is not applied)
+        # A wrong value keeps its choice, so the filter stays and its queryset says it is wrong.
+        merchant_id = _merchant_id(value)
+        name = None
+        if merchant_id is not None:
+            name = Merchant.objects.filter(pk=merchant_id).values_list("name", flat=True).first()
+        return [(value, name or value)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> QuerySet[Dispute]:
+        value = self.value()
+        if not value:
+            return queryset
+        merchant_id = _merchant_id(value)
+        if merchant_id is None:
+            raise IncorrectLookupParameters(value)
+        return queryset.filter(merchant_id=merchant_id)
+
+
+def _merchant_id(value: str) -> int | None:
+    """The id a filter value names (ASCII digits within a bigint), else None."""
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
+        return None
+    return int(value)
+
+
 class AssignedFilter(admin.SimpleListFilter):
     title = _("assigned")
     parameter_name = "assigned"
@@ -169,13 +217,13 @@ class DisputeAdmin(DeskModelAdmin):
         "assigned_to",
         "due_at",
     ]
-    list_filter = [QueueFilter, AssignedFilter, "program", "reason", "merchant"]
+    list_filter = [QueueFilter, AssignedFilter, "program", "reason", MerchantFilter]
     search_help_text = _("Case id, order number, customer email or merchant name")
     search_fields = ["public_id"]  # the search itself: get_search_results
     list_select_related = ["merchant", "assigned_to"]
     show_full_result_count = False
     paginator = CappedCountPaginator
-    ordering = ["escalated_at", "id"]
+    ordering = ["escalated_at", "id"]  # the support queue's; see get_ordering
     actions = ["assign_to_me"]
     # A state is never edited by hand: every change goes through disputes.services.
     readonly_fields = [f.name for f in Dispute._meta.get_fields() if getattr(f, "concrete", False)]
@@ -188,6 +236,16 @@ class DisputeAdmin(DeskModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+    def get_ordering(self, request: HttpRequest) -> list[str | Combinable]:
+        """Support's queues oldest escalation first (read in order from their index); the
+        others newest case first (the primary key): ordered by escalated_at, which is empty
+        outside support, "All cases" sorted the whole table on every page (1 s at a million
+        cases, 2 s for a page further down)."""
+        queue = request.GET.get("queue") or QueueFilter.default  # QueueFilter's parameter
+        if queue in ESCALATION_ORDER_QUEUES:
+            return list(self.ordering)
+        return ["-id"]
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Dispute], search_term: str

@@ -1,7 +1,9 @@
 """Measure the portal on benchmark data (`make bench`): print a table, write bench/results.json.
 
 Run it on a database filled by `manage.py bench_data`. The sweep and the case openings change the
-data, so the read-only figures run first, and the order intake figures ("orders": the batch API,
+data, so the read-only figures run first (the customer's pages, "customer", among them), the
+support desk's ("desk") right after the sweep, whose 100 000 escalations bring the support queue
+to about 180 000 cases, and the order intake figures ("orders": the batch API,
 "import": import_orders, its rate and its memory) add about 1.9 million orders last; run
 `make bench` again for a fresh database. `--only orders --only import` runs just those."""
 
@@ -23,7 +25,7 @@ from bench.data import LARGE_SLUG, THOUSAND_SLUG
 from bench.results import RESULTS_PATH, Figure, table, write_results
 from disputes.models import Dispute, Merchant, Order
 
-_STEPS = ("pages", "api", "sweep", "opening", "statements", "orders", "import")
+_STEPS = ("pages", "api", "customer", "sweep", "desk", "opening", "statements", "orders", "import")
 INTAKE_MERCHANTS = 8  # the merchants whose orders the intake figures send, in turn
 
 
@@ -34,9 +36,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--only", choices=_STEPS, action="append", help="run only these figures (repeatable)"
         )
-        parser.add_argument("--repeats", type=int, default=50, help="requests per page figure")
         parser.add_argument(
-            "--load-seconds", type=float, default=15.0, help="duration of each API load run"
+            "--repeats", type=int, default=50, help="requests per page figure (pages, desk)"
+        )
+        parser.add_argument(
+            "--load-seconds",
+            type=float,
+            default=15.0,
+            help="duration of each load run (the API list's, the customer pages')",
         )
         parser.add_argument("--submissions", type=int, default=200, help="case openings per kind")
         parser.add_argument(
@@ -104,6 +111,16 @@ class Command(BaseCommand):
             from bench.sweep import sweep_figures
 
             return sweep_figures
+        if step == "desk":
+            from bench.desk import desk_figures
+
+            return lambda: desk_figures(
+                large_slug=LARGE_SLUG, small_slug=THOUSAND_SLUG, repeats=options["repeats"]
+            )
+        if step == "customer":
+            from bench.customer_pages import customer_page_figures
+
+            return lambda: customer_page_figures(slug=LARGE_SLUG, duration=options["load_seconds"])
         if step == "opening":
             from bench.opening import case_opening_figures
 
