@@ -14,7 +14,6 @@ from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
-from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
 from django.template.loader import render_to_string
 from django_otp.middleware import OTPMiddleware
@@ -85,8 +84,8 @@ API_PREFIX = "/api/"  # api.middleware.API_PREFIX (the project's urls mount the 
 
 
 class PagesOnly:
-    """For middleware that only the HTML pages need (sessions, the signed-in user, messages,
-    frame options): an API request (bearer key, JSON, no cookies)
+    """For middleware that only the HTML pages need (sessions, the signed-in user, messages):
+    an API request (bearer key, JSON, no cookies)
     goes straight past it. The middleware's view hooks still run; they do nothing for the API's
     views, which are CSRF-exempt and read no session."""
 
@@ -119,8 +118,4 @@ class PageOTPMiddleware(PagesOnly, OTPMiddleware):
 
 
 class PageMessageMiddleware(PagesOnly, MessageMiddleware):
-    pass
-
-
-class PageXFrameOptionsMiddleware(PagesOnly, XFrameOptionsMiddleware):
     pass
