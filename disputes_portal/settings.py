@@ -317,7 +317,8 @@ API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 
 # --- Domain settings -----------------------------------------------------------------------------
-SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
+# Cases per locked batch: `make bench` measured a merchant waiting at most ~0.5 s at 250.
+SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=250)
 CUSTOMER_LINK_MAX_AGE = timedelta(days=env.int("CUSTOMER_LINK_MAX_AGE_DAYS", default=90))
 
 # --- Logging -------------------------------------------------------------------------------------
