@@ -4,7 +4,9 @@ It does what the database part of the portal's request does and nothing else: it
 key by its SHA-256 (the same query, kept per worker for the same few seconds, and the same
 once-a-minute `last_used_at` write), reads the merchant's first page with the same query, and
 writes the same JSON body (with the same encoder, orjson), cursor included, with one persistent
-psycopg connection per worker. No Django request machinery, no validation, no
+psycopg connection per worker, checked before each request with the same `SELECT 1` as Django's
+CONN_HEALTH_CHECKS (the portal keeps it: it is what brings a worker back after a database
+restart, tests/faults/test_postgres_restart.py). No Django request machinery, no validation, no
 middleware: what is left is the cost of the SQL, of the domain's pure rules that derive a case's
 allowed actions and evidence completeness (the same functions the portal calls), of turning rows
 into JSON, and of HTTP.
@@ -179,6 +181,9 @@ LIST_SQL = (
     f"{DISPUTE_COLUMNS.index('id') + 1} DESC "
     f"LIMIT {PAGE_SIZE + 1}"
 )
+
+# What Django's PostgreSQL backend sends to see that a kept connection still works (is_usable).
+HEALTH_CHECK_SQL = "SELECT 1"
 
 _KEY = {name: i for i, name in enumerate(KEY_COLUMNS)}
 _M = {name: len(KEY_COLUMNS) + i for i, name in enumerate(MERCHANT_COLUMNS)}
@@ -400,6 +405,9 @@ class FloorApp:
         if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX):
             return respond(start_response, "401 Unauthorized", {"error": {"code": "unauthorized"}})
         with self.connect().cursor() as cursor:
+            # Django's check of a kept connection before a request's first query
+            # (CONN_HEALTH_CHECKS: what lets a worker survive a database restart).
+            cursor.execute(HEALTH_CHECK_SQL)
             digest = hashlib.sha256(token.encode()).hexdigest()
             now = datetime.now(UTC)
             key = self.known_key(digest, now)
