@@ -11,7 +11,7 @@ from django.db.models import QuerySet, Sum
 from disputes.contracts import contract_terms_at
 from disputes.models import Dispute, Merchant, Order
 from disputes.policies import policy_for
-from disputes.selectors import dispute_rate_counts
+from disputes.selectors import month_rate_counts, rate_counts_from
 
 from .models import DEFAULT_FEE_PLAN, FeeLine, FeeSchedule, Statement, StatementStatus
 from .policies import (
@@ -116,11 +116,10 @@ def current_month_for_merchant(merchant: Merchant, now: datetime) -> CurrentMont
     ]
     # Up to the month's end: nothing is dated later than now, and a case opened this very
     # instant counts already.
-    month = dispute_rate_counts(start=period.start, end=period.end, merchant_ids=[merchant.pk])
+    live = rate_counts_from(merchant, starts=[period.start, recent_from], end=period.end)
     before = previous_month(now)
-    previous = dispute_rate_counts(start=before.start, end=before.end, merchant_ids=[merchant.pk])
-    recent = dispute_rate_counts(start=recent_from, end=period.end, merchant_ids=[merchant.pk])
-    so_far, pace = month[merchant.pk], recent[merchant.pk]
+    previous = month_rate_counts(merchant, start=before.start, end=before.end, now=now)
+    so_far, pace = live[period.start], live[recent_from]
     schedule = [row.as_terms() for row in FeeSchedule.objects.filter(currency=merchant.currency)]
     # The plan of the contract terms in force on the month's first day, as the statement takes it.
     contract = contract_terms_at(merchant, period.start)
@@ -148,7 +147,7 @@ def current_month_for_merchant(merchant: Merchant, now: datetime) -> CurrentMont
         disputes_recent=pace.claims,
         orders_recent=pace.orders,
         terms=terms,
-        previous_rate=previous[merchant.pk].rate,
+        previous_rate=previous.rate,
     )
 
 

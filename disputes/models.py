@@ -917,3 +917,31 @@ class PaymentInstruction(models.Model):
         if self.pk is not None and not self._state.adding:
             raise TypeError("Payment instructions are never changed.")
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class MerchantMonth(models.Model):
+    """A merchant's figures for one calendar month that has ended in every time zone, kept so
+    that the dashboard does not count a year of cases on each view (disputes/monthly.py keeps
+    them: built on first need, marked stale by whatever changes them)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()  # its first day
+    # Raised by each change to the month's cases or orders; a build stores its figures only if
+    # no change came between its reading this number and its write.
+    generation = models.PositiveBigIntegerField(default=0)
+    fresh = models.BooleanField(default=False)
+    # Cases opened in the month in this time zone (the merchant's when built), per reason.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    opened_by_reason = models.JSONField(default=dict)
+    # The dispute rate's two numbers for the month in UTC, as statements count them.
+    claims = models.PositiveIntegerField(default=0)
+    orders = models.PositiveIntegerField(default=0)
+    built_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "month"], name="merchant_month_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.month:%Y-%m}"

@@ -29,6 +29,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 
+from . import monthly
 from .choices import OPEN_STATES, ProtectionStatus, ProtectionTier
 from .contracts import contract_terms_at, currencies_priced, terms_of
 from .errors import DomainError, InvalidAmount
@@ -504,6 +505,7 @@ def _write(
         )
         to_create: list[tuple[int, str, dict[str, Any]]] = []
         to_update: list[tuple[Order, dict[str, Any]]] = []
+        moved: list[datetime] = []  # the dates orders are moved from
         for number, (position, facts) in checked.items():
             try:
                 if facts.currency not in priced:
@@ -527,6 +529,8 @@ def _write(
             if not changed:
                 results[position] = OrderResult(number, OrderStatus.UNCHANGED, order=order)
                 continue
+            if "placed_at" in changed:
+                moved.append(order.placed_at)
             for name, value in changed.items():
                 setattr(order, name, value)
             order.updated_at = now
@@ -544,6 +548,15 @@ def _write(
         if to_update:
             names = sorted({name for _order, changed in to_update for name in changed})
             Order.objects.bulk_update([order for order, _ in to_update], [*names, "updated_at"])
+        # The ended months whose order counts this batch changes (a late feed, a back-fill).
+        monthly.months_changed(
+            (merchant.pk, moment)
+            for moment in [
+                *moved,
+                *(values["placed_at"] for _, _, values in to_create),
+                *(order.placed_at for order, changed in to_update if "placed_at" in changed),
+            ]
+        )
 
 
 def _locked(merchant: Merchant, numbers: list[str]) -> dict[str, Order]:

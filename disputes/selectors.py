@@ -5,16 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.db.models.functions import TruncMonth
 
+from . import monthly
 from .choices import OPEN_STATES, EventType, Party, Visibility
 from .identifiers import normalise_public_id
 from .links import LinkInvalid, dispute_id_from_token
@@ -305,6 +306,31 @@ def dispute_rate_counts(
     }
 
 
+def rate_counts_from(
+    merchant: Merchant, *, starts: Collection[datetime], end: datetime
+) -> dict[datetime, RateCounts]:
+    """`dispute_rate_counts` of one merchant for several periods that end together, [start,
+    end) for each start: two queries in all, each one index range with a count per start."""
+    first = min(starts)
+    claims = Dispute.objects.filter(
+        merchant=merchant, opened_at__gte=first, opened_at__lt=end, reason__in=CLAIM_REASONS
+    ).aggregate(
+        **{
+            f"c{i}": Count("opened_at", filter=Q(opened_at__gte=start))
+            for i, start in enumerate(starts)
+        }
+    )
+    orders = Order.objects.filter(
+        merchant=merchant, placed_at__gte=first, placed_at__lt=end
+    ).aggregate(
+        **{
+            f"c{i}": Count("placed_at", filter=Q(placed_at__gte=start))
+            for i, start in enumerate(starts)
+        }
+    )
+    return {start: RateCounts(claims[f"c{i}"], orders[f"c{i}"]) for i, start in enumerate(starts)}
+
+
 # --- Dashboard -----------------------------------------------------------------------------------
 
 
@@ -343,26 +369,56 @@ def dashboard_due_soon(merchant: Merchant, now: datetime, hours: int = 48) -> li
 def dashboard_reasons_by_month(
     merchant: Merchant, now: datetime, months: int = 12
 ) -> list[tuple[date, dict[str, int]]]:
-    """Cases opened per month and reason, oldest month first, empty months included."""
+    """Cases opened per month and reason, oldest month first, empty months included. The
+    months that have ended are kept (disputes/monthly.py): one query for them, one grouped
+    query for the rest (this month, and the last one for a day after it ends)."""
     tz = ZoneInfo(merchant.time_zone)
-    first = month_start(now, tz, months_back=months - 1)
-    rows = (
-        Dispute.objects.filter(merchant=merchant, opened_at__gte=first)
-        .annotate(month=TruncMonth("opened_at", tzinfo=tz))
-        .values("month", "reason")
-        .annotate(total=Count("*"))
-    )
+    wanted = [month_start(now, tz, months_back=back).date() for back in range(months - 1, -1, -1)]
+    kept = monthly.month_figures(merchant, wanted, now)
     by_month: dict[date, dict[str, int]] = {
-        month_start(now, tz, months_back=back).date(): {} for back in range(months - 1, -1, -1)
+        month: dict(kept[month].opened_by_reason) if month in kept else {} for month in wanted
     }
-    for row in rows:
-        month = (
-            row["month"].astimezone(tz).date()
-            if isinstance(row["month"], datetime)
-            else row["month"]
+    live = [month for month in wanted if month not in kept]
+    if live:
+        # This month (and the last one for a day after it ends): a count per month and reason
+        # from the index, no month computed per row.
+        starts = [datetime(m.year, m.month, 1, tzinfo=tz) for m in live]
+        bounds = [*starts[1:], None]
+        rows = (
+            Dispute.objects.filter(merchant=merchant, opened_at__gte=starts[0])
+            .values("reason")
+            .annotate(
+                **{
+                    f"m{i}": Count(
+                        "opened_at",
+                        filter=Q(opened_at__gte=start)
+                        & (Q() if bound is None else Q(opened_at__lt=bound)),
+                    )
+                    for i, (start, bound) in enumerate(zip(starts, bounds, strict=True))
+                }
+            )
+            .order_by()
         )
-        by_month.setdefault(month, {})[row["reason"]] = row["total"]
+        for row in rows:
+            counts: dict[str, Any] = dict(row)
+            for i, month in enumerate(live):
+                if counts[f"m{i}"]:
+                    by_month[month][counts["reason"]] = counts[f"m{i}"]
     return sorted(by_month.items())
+
+
+def month_rate_counts(
+    merchant: Merchant, *, start: datetime, end: datetime, now: datetime
+) -> RateCounts:
+    """`dispute_rate_counts` for one merchant and one UTC calendar month: kept once the month
+    has ended everywhere (one small query), counted before that."""
+    month = start.astimezone(UTC).date()
+    calendar_month = start == datetime.combine(month, time(), tzinfo=UTC) and month.day == 1
+    if calendar_month and end == datetime.combine(monthly.next_month(month), time(), tzinfo=UTC):
+        kept = monthly.month_figures(merchant, [month], now)
+        if month in kept:
+            return RateCounts(kept[month].claims, kept[month].orders)
+    return dispute_rate_counts(start=start, end=end, merchant_ids=[merchant.pk])[merchant.pk]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext
 
 from notifications.services import EmailNotice, outbox_enqueue
 
-from .. import events
+from .. import events, monthly
 from ..actors import SYSTEM, Actor
 from ..choices import (
     OPEN_STATES,
@@ -157,6 +157,9 @@ def dispute_open(
             # Only reachable without row locks (SQLite): the partial unique index decides.
             existing = Dispute.objects.filter(order=order, state__in=OPEN_STATES).first()
             raise DisputeAlreadyOpen(existing.public_id if existing else "") from None
+        # Opened now, this changes no ended month; opened with an earlier date (the demo data),
+        # it may: the kept figures of that month are marked stale.
+        monthly.months_changed([(merchant.pk, now)])
         pause_for(dispute, change)
         if change.orders:
             order.save(update_fields=["payment_state", "updated_at"])

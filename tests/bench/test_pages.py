@@ -61,7 +61,10 @@ def test_case_page_and_dashboard_figures():
     assert case.details["state"] == "awaiting_merchant"
     assert case.details["timeline_entries"] == 2  # the case with a message, the longest one
     assert figures["case page p99, large merchant"].value >= case.value
-    assert figures["dashboard median, large merchant"].value > 0
+    dashboard = figures["dashboard median, large merchant"]
+    assert dashboard.value > 0
+    assert dashboard.target == "<= 30"
+    assert dashboard.met == (dashboard.value <= 30)
     assert figures["dashboard median, large merchant"].details["merchant_cases"] == 8
     assert 3 <= figures["case page queries"].value <= 12
     # A fixed number: the widgets, last month's rate and the evidence figures, each one query.
