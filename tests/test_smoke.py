@@ -1,4 +1,7 @@
+import io
+
 import pytest
+import time_machine
 from django.core.management import call_command
 
 from disputes.choices import Program, State
@@ -38,6 +41,26 @@ def test_seed_demo_covers_every_state_of_both_programs_and_is_idempotent(capsys)
     reachable = set(State.values) - {State.OPENED}  # "opened" lasts only inside a transaction
     for program, states in states_per_program.items():
         assert states == reachable, (program, reachable - states)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2026-12-02 21:52",
+        "2026-12-02 22:30",
+        "2026-12-02 23:59",
+        "2026-03-29 00:30",
+        "2026-10-25 01:30",
+        "2026-06-15 12:00",
+    ],
+)
+def test_seed_demo_builds_every_case_at_any_hour(moment):
+    # A window ends with the shop's local day: opened in the hours after the shop's midnight
+    # that are still yesterday in UTC, a case is due a day later (a demo once failed then).
+    with time_machine.travel(f"{moment} +0000", tick=True):
+        call_command("seed_demo", stdout=io.StringIO())
+    assert Dispute.objects.filter(state=State.DECIDED).exists()
 
 
 @pytest.mark.django_db

@@ -188,6 +188,16 @@ class _DemoCases:
             now=self.ago(days_ago),
         )
 
+    def escalate_overdue(self, dispute: Any, *, days_ago: float) -> None:
+        """The sweep as it ran `days_ago`, or when `dispute`'s window closed if that is later: a
+        window ends with the shop's local day, a day later when the case was opened in the hours
+        after the shop's midnight that are still yesterday in UTC."""
+        dispute.refresh_from_db(fields=["due_at"])
+        moment = self.ago(days_ago)
+        if dispute.due_at is not None:
+            moment = max(moment, dispute.due_at)
+        services.dispute_escalate_overdue(now=moment)
+
     def record(
         self, dispute: Any, code: str, decisive: dict[tuple[str, str], str] | None = None
     ) -> dict[str, Any]:
@@ -240,7 +250,7 @@ class _DemoCases:
         )
         self.open(self.order(days_ago=3), pd, Reason.UNAUTHORIZED, days_ago=1)
         dispute = self.open(self.order(days_ago=40), pd, Reason.OTHER, days_ago=35)
-        services.dispute_escalate_overdue(now=self.ago(13))
+        self.escalate_overdue(dispute, days_ago=13)
         services.dispute_request_information(
             dispute=dispute,
             actor=self.support,
@@ -249,7 +259,7 @@ class _DemoCases:
             now=self.ago(1),
         )
         dispute = self.open(self.order(days_ago=60), pd, Reason.NOT_RECEIVED, days_ago=50)
-        services.dispute_escalate_overdue(now=self.ago(28))
+        self.escalate_overdue(dispute, days_ago=28)
         services.dispute_decide(
             dispute=dispute,
             actor=self.support,
@@ -319,7 +329,7 @@ class _DemoCases:
             Reason.NOT_RECEIVED,
             days_ago=20,
         )
-        services.dispute_escalate_overdue(now=self.ago(14))
+        self.escalate_overdue(dispute, days_ago=14)
         services.dispute_add_evidence(
             dispute=dispute,
             actor=self.merchant_actor,
