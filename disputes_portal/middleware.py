@@ -84,10 +84,10 @@ API_PREFIX = "/api/"  # api.middleware.API_PREFIX (the project's urls mount the 
 
 
 class PagesOnly:
-    """For middleware that only the HTML pages need (sessions, the signed-in user, messages):
-    an API request (bearer key, JSON, no cookies)
-    goes straight past it. The middleware's view hooks still run; they do nothing for the API's
-    views, which are CSRF-exempt and read no session."""
+    """For middleware that only the HTML pages need (sessions, the signed-in user and its second
+    factor, messages): an API request (bearer key, JSON, no cookies) goes straight past it. The
+    middleware's view hooks still run; they do nothing for the API's views, which are
+    CSRF-exempt and read no session."""
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info.startswith(API_PREFIX):
