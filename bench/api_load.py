@@ -90,16 +90,9 @@ def api_list_figures(
         )
 
         def load(server: Server, clients: int, duration: float) -> Measured:
-            cpu_before = workers_cpu(server)
-            result = run_load(
-                host=HOST,
-                port=server.port,
-                path=PATH,
-                headers=headers,
-                clients=clients,
-                duration=duration,
+            return measured_load(
+                server, path=PATH, headers=headers, clients=clients, duration=duration
             )
-            return Measured(result, server_cpu=workers_cpu(server) - cpu_before)
 
         for server in (portal, floor):  # every worker connected, code paths warm
             load(server, max((TARGET_CLIENTS, *clients)), warmup)
@@ -118,6 +111,22 @@ def api_list_figures(
         for count, portal_run, floor_run in runs
         for figure in _figures(count, portal_run, floor_run, duration=duration, checks=checks)
     ]
+
+
+def measured_load(
+    server: Server, *, path: str, headers: Mapping[str, str], clients: int, duration: float
+) -> Measured:
+    """A closed-loop load run of `path` on the server, with the CPU its workers used."""
+    cpu_before = workers_cpu(server)
+    result = run_load(
+        host=HOST,
+        port=server.port,
+        path=path,
+        headers=headers,
+        clients=clients,
+        duration=duration,
+    )
+    return Measured(result, server_cpu=workers_cpu(server) - cpu_before)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
@@ -36,12 +36,20 @@ from disputes.links import customer_case_path
 from disputes.models import Dispute, Merchant
 from disputes.selectors import CUSTOMER_VISIBLE
 
-from .api_load import BENCH_SECRET_KEY, HOST, Measured, Server, gunicorn, server_env, workers_cpu
-from .loadgen import fetch, run_load
+from .api_load import (
+    BENCH_SECRET_KEY,
+    HOST,
+    Measured,
+    Server,
+    gunicorn,
+    measured_load,
+    server_env,
+)
+from .loadgen import fetch
+from .pages import case_with_longest_timeline
 from .results import Figure
 
 HEADERS = {"X-Forwarded-Proto": "https"}  # the servers run behind a TLS proxy that says so
-CASE_CANDIDATES = 200
 PAGES = ("case page", "find-order page")
 
 
@@ -103,32 +111,16 @@ def customer_page_figures(
 def customer_case(merchant: Merchant) -> tuple[Dispute, int]:
     """An open case waiting for the customer (the page with the reply form), else any open
     case, with the longest timeline the customer sees."""
-    candidates = list(
-        Dispute.objects.filter(merchant=merchant, state=State.AWAITING_CUSTOMER)
-        .order_by("-opened_at")
-        .values_list("pk", flat=True)[:CASE_CANDIDATES]
-    ) or list(
-        Dispute.objects.filter(merchant=merchant, closed_at__isnull=True)
-        .order_by("-opened_at")
-        .values_list("pk", flat=True)[:CASE_CANDIDATES]
+    return case_with_longest_timeline(
+        merchant,
+        [Q(state=State.AWAITING_CUSTOMER), Q(closed_at__isnull=True)],
+        visibility=CUSTOMER_VISIBLE,
+        what="open case",
     )
-    chosen = (
-        Dispute.objects.filter(pk__in=candidates)
-        .annotate(entries=Count("events", filter=Q(events__visibility__in=CUSTOMER_VISIBLE)))
-        .order_by("-entries", "pk")
-        .first()
-    )
-    if chosen is None:
-        raise LookupError(f"Merchant {merchant.slug} has no open case.")
-    return chosen, chosen.entries
 
 
 def _load(server: Server, path: str, clients: int, duration: float) -> Measured:
-    cpu_before = workers_cpu(server)
-    result = run_load(
-        host=HOST, port=server.port, path=path, headers=HEADERS, clients=clients, duration=duration
-    )
-    return Measured(result, server_cpu=workers_cpu(server) - cpu_before)
+    return measured_load(server, path=path, headers=HEADERS, clients=clients, duration=duration)
 
 
 def _queries_in_process(page: str, case: Dispute) -> int:

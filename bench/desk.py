@@ -33,7 +33,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db.models import Count
+from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -43,7 +43,7 @@ from disputes.admin.desk import CappedCountPaginator, DisputeAdmin
 from disputes.choices import State
 from disputes.models import Dispute, Merchant
 
-from .pages import Page, _queries, _serving, _timed
+from .pages import Page, _queries, _serving, _timed, case_with_longest_timeline
 from .results import Figure, check, median_ms, p99_ms
 
 QUEUE_TARGET = "<= 1.2"  # the 100 000-case queue's first page against the small queue's page
@@ -51,7 +51,6 @@ QUERIES_TARGET = "<= 1"  # the large queue's page makes no more queries than the
 STAFF_USERNAME = "bench-desk-lead"
 STAFF_GROUP = "support lead"
 SUPPORT_QUEUE = (State.ESCALATED, State.INFO_REQUESTED)  # the desk's default "queue" filter
-CASE_CANDIDATES = 200
 
 
 def desk_figures(*, large_slug: str, small_slug: str, repeats: int = 50) -> list[Figure]:
@@ -192,20 +191,9 @@ def deepest_page(queue: int) -> int:
 
 def escalated_case(merchant: Merchant) -> tuple[Dispute, int]:
     """An escalated case of the merchant (the desk's usual work), the longest timeline."""
-    candidates = list(
-        Dispute.objects.filter(merchant=merchant, state=State.ESCALATED)
-        .order_by("-escalated_at")
-        .values_list("pk", flat=True)[:CASE_CANDIDATES]
+    return case_with_longest_timeline(
+        merchant, [Q(state=State.ESCALATED)], newest="-escalated_at", what="escalated case"
     )
-    chosen = (
-        Dispute.objects.filter(pk__in=candidates)
-        .annotate(entries=Count("events"))
-        .order_by("-entries", "pk")
-        .first()
-    )
-    if chosen is None:
-        raise LookupError(f"Merchant {merchant.slug} has no escalated case.")
-    return chosen, chosen.entries
 
 
 def _desk_url(dispute: Dispute) -> str:

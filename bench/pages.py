@@ -13,7 +13,7 @@ small merchant's page is the floor: the large merchant's page should cost no mor
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -132,7 +132,13 @@ def case_and_dashboard_figures(*, slug: str, repeats: int = 50) -> list[Figure]:
     with _serving():
         merchant = _merchant(slug)
         client = _client_for(merchant)
-        case, entries = _case_with_long_timeline(merchant)
+        # An open case waiting for the merchant (the page with every form), else any case.
+        case, entries = case_with_longest_timeline(
+            merchant,
+            [Q(state=State.AWAITING_MERCHANT), Q()],
+            visibility=MERCHANT_VISIBLE,
+            what="cases",
+        )
         case_page = Page("case", reverse("portal:case", args=[case.public_id]), client)
         dashboard = Page("dashboard", reverse("portal:dashboard"), client)
         samples = _timed([case_page, dashboard], repeats)
@@ -253,23 +259,37 @@ def _sizes(merchant: Merchant) -> dict[str, Any]:
     return dict(exact)
 
 
-def _case_with_long_timeline(merchant: Merchant) -> tuple[Dispute, int]:
-    """An open case waiting for the merchant (the page with every form), longest timeline."""
-    candidates = list(
-        Dispute.objects.filter(merchant=merchant, state=State.AWAITING_MERCHANT)
-        .order_by("-opened_at")
-        .values_list("pk", flat=True)[:CASE_CANDIDATES]
-    ) or list(
-        Dispute.objects.filter(merchant=merchant)
-        .order_by("-opened_at")
-        .values_list("pk", flat=True)[:CASE_CANDIDATES]
+def case_with_longest_timeline(
+    merchant: Merchant,
+    choices: Sequence[Q],
+    *,
+    newest: str = "-opened_at",
+    visibility: Sequence[str] | None = None,
+    what: str,
+) -> tuple[Dispute, int]:
+    """Of the merchant's newest CASE_CANDIDATES cases of the first of `choices` that has any,
+    the one whose timeline has the most entries (those of `visibility`, or all), and that
+    number; LookupError, naming `what`, when none has any."""
+    candidates: list[int] = []
+    for choice in choices:
+        candidates = list(
+            Dispute.objects.filter(choice, merchant=merchant)
+            .order_by(newest)
+            .values_list("pk", flat=True)[:CASE_CANDIDATES]
+        )
+        if candidates:
+            break
+    entries = (
+        Count("events", filter=Q(events__visibility__in=visibility))
+        if visibility
+        else Count("events")
     )
     chosen = (
         Dispute.objects.filter(pk__in=candidates)
-        .annotate(entries=Count("events", filter=Q(events__visibility__in=MERCHANT_VISIBLE)))
+        .annotate(entries=entries)
         .order_by("-entries", "pk")
         .first()
     )
     if chosen is None:
-        raise LookupError(f"Merchant {merchant.slug} has no cases.")
+        raise LookupError(f"Merchant {merchant.slug} has no {what}.")
     return chosen, chosen.entries
