@@ -282,13 +282,15 @@ _FLOOR_STATEMENTS = [
 ]
 
 
+def _floor_params(now: datetime) -> dict[str, Any]:
+    """The values the floor's statements bind (the site's address and the customer link key, as
+    the portal's emails use them)."""
+    return {"now": now, "site_url": settings.SITE_URL, "secret": settings.SECRET_KEY[:16]}
+
+
 def sweep_floor(now: datetime) -> tuple[float, dict[str, int]]:
     """Run the floor's writes, count them, roll them back. Returns (seconds, rows written)."""
-    params: dict[str, Any] = {
-        "now": now,
-        "site_url": settings.SITE_URL,
-        "secret": settings.SECRET_KEY[:16],
-    }
+    params = _floor_params(now)
     before = write_counts()
     with transaction.atomic():
         started = time.perf_counter()
@@ -324,12 +326,7 @@ def sweep_floor_batched(
 ) -> tuple[float, dict[str, int], list[float]]:
     """The floor's writes a batch at a time, each batch committed; then undone. Returns
     (seconds, rows written, each batch's seconds)."""
-    params: dict[str, Any] = {
-        "now": now,
-        "site_url": settings.SITE_URL,
-        "secret": settings.SECRET_KEY[:16],
-        "batch": batch_size,
-    }
+    params = {**_floor_params(now), "batch": batch_size}
     claim = _FLOOR_STATEMENTS[0].replace(_CLAIM_ALL, _CLAIM_BATCH)
     assert claim != _FLOOR_STATEMENTS[0]  # noqa: S101 - the claim is where it was
     before = write_counts()
