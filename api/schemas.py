@@ -22,6 +22,7 @@ from disputes.contracts import terms_of
 from disputes.evidence import decision_record, side_completeness
 from disputes.models import Attachment, Dispute, DisputeEvent
 from disputes.policies import (
+    Completeness,
     allowed_actions,
     evidence_for,
     merchant_window_for,
@@ -48,13 +49,19 @@ class Money(Schema):
     currency: str = Field(examples=["EUR"])
 
 
-def money(value: Decimal | None, currency: str) -> Money | None:
+def money_json(value: Decimal | None, currency: str) -> dict[str, str] | None:
     """An amount with its currency's decimals (EUR 12.50, JPY 9000); columns hold at most 2."""
     if value is None:
         return None
-    places = min(minor_units(currency), 2)
-    # Built without validation: both values are strings by construction (see `dispute_out`).
-    return Money.model_construct(value=f"{value:.{places}f}", currency=currency)
+    return {"value": f"{value:.{min(minor_units(currency), 2)}f}", "currency": currency}
+
+
+def money(value: Decimal | None, currency: str) -> Money | None:
+    """`money_json` as a Money; built without validation: both values are strings."""
+    data = money_json(value, currency)
+    if data is None:
+        return None
+    return Money.model_construct(value=data["value"], currency=data["currency"])
 
 
 class ErrorDetail(Schema):
@@ -187,13 +194,6 @@ def json_time(moment: datetime | None) -> str | None:
     return text.removesuffix("+00:00") + "Z"
 
 
-def money_json(value: Decimal | None, currency: str) -> dict[str, str] | None:
-    """An amount with its currency's decimals (EUR 12.50, JPY 9000); columns hold at most 2."""
-    if value is None:
-        return None
-    return {"value": f"{value:.{min(minor_units(currency), 2)}f}", "currency": currency}
-
-
 def _terms_json(dispute: Dispute) -> dict[str, Any]:
     row = dispute.terms
     terms = terms_of(row)
@@ -206,12 +206,16 @@ def _terms_json(dispute: Dispute) -> dict[str, Any]:
     }
 
 
-def dispute_json(dispute: Dispute, *, now: datetime | None = None) -> dict[str, Any]:
+def dispute_json(
+    dispute: Dispute, *, now: datetime | None = None, evidence: Completeness | None = None
+) -> dict[str, Any]:
     """A case as DisputeOut. `dispute` is a Dispute with its order, terms, merchant and
-    assigned_to at hand, or a row with the same attributes (the list reads no model)."""
+    assigned_to at hand, or a row with the same attributes (the list reads no model);
+    `evidence`, the merchant's checklist completeness, when the caller has it already."""
     order = dispute.order
     currency = dispute.currency
-    evidence = side_completeness(dispute, Party.MERCHANT)
+    if evidence is None:
+        evidence = side_completeness(dispute, Party.MERCHANT)
     handler = support_handler(dispute)
     waits = support_waiting_for(dispute)
     return {
@@ -276,9 +280,10 @@ class DisputeDetailOut(DisputeOut):
 def dispute_detail_json(dispute: Dispute) -> dict[str, Any]:
     """A case as DisputeDetailOut: for the API's answers and the webhooks' bodies, so a case
     looks the same whichever way it arrives."""
-    given = set(side_completeness(dispute, Party.MERCHANT).given)
+    evidence = side_completeness(dispute, Party.MERCHANT)
+    given = set(evidence.given)
     return {
-        **dispute_json(dispute),
+        **dispute_json(dispute, evidence=evidence),
         "evidence_checklist": [
             {
                 "key": entry.key,
@@ -344,7 +349,7 @@ _ACTOR_NAMES = {ActorKind.STAFF: "support"}
 
 def event_out(event: DisputeEvent, *, with_attachments: bool = True) -> EventOut:
     attachments: list[Attachment] = list(event.attachments.all()) if with_attachments else []
-    # Built without validation, as `dispute_out`: the values are of their fields' types already.
+    # Built without validation: the values are of their fields' types already.
     return EventOut.model_construct(
         id=event.pk,
         type=event.event_type,

@@ -268,7 +268,7 @@ class _Case:
 
 
 def _case_rules(row: tuple[Any, ...], merchant: Sequence[Any], now: datetime) -> dict[str, Any]:
-    """The rule-derived fields of a case (api.schemas.dispute_out): the same pure functions."""
+    """The rule-derived fields of a case (api.schemas.dispute_json): the same pure functions."""
     case = _Case(
         program=row[_D["program"]],
         state=row[_D["state"]],
