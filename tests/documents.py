@@ -8,11 +8,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from disputes.uploads import CheckedFile, UploadRejected, check_uploads
 
 
-def pdf_bytes(total_size: int | None = None) -> bytes:
-    """A valid one-page PDF; total_size pads it with a comment line after the header (the
-    offsets in its cross-reference table stay right, so a PDF reader still parses it)."""
+def pdf_bytes(total_size: int | None = None, *, catalog_extra: bytes = b"") -> bytes:
+    """A valid one-page PDF, written byte by byte with correct offsets; total_size pads it with
+    a comment line after the header (the offsets in its cross-reference table stay right, so a
+    PDF reader still parses it); catalog_extra goes into its catalog as written, so names can be
+    spelt as no generator would."""
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Catalog /Pages 2 0 R "
+        + (catalog_extra + b" " if catalog_extra else b"")
+        + b">>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
     ]

@@ -29,7 +29,7 @@ from api.models import ApiUpload
 from disputes.choices import Reason
 from disputes.models import Attachment, Dispute
 from disputes.uploads import CheckedFile
-from tests.documents import check_one, rejection
+from tests.documents import check_one, pdf_bytes, rejection
 from tests.factories import MembershipFactory, MerchantFactory, OrderFactory
 
 GPS_IFD = 0x8825
@@ -50,26 +50,6 @@ def reportlab_pdf(*, compressed: bool = True) -> bytes:
     page.showPage()
     page.save()
     return out.getvalue()
-
-
-def hand_made_pdf(catalog_extra: bytes = b"") -> bytes:
-    """A one-page PDF written byte by byte, with correct offsets; catalog_extra goes into its
-    catalog as written, so names can be spelt as no generator would."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b" >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
-    ]
-    body = b"%PDF-1.4\n"
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(len(body))
-        body += b"%d 0 obj\n%s\nendobj\n" % (number, obj)
-    xref_at = len(body)
-    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n" % (len(objects) + 1, xref_at)
-    return body + b"%%EOF\n"
 
 
 def written(writer: PdfWriter) -> bytes:
@@ -268,7 +248,7 @@ def test_a_pdf_with_an_attached_file_is_refused() -> None:
 
 def test_javascript_spelt_with_escapes_is_found_in_the_parsed_pdf() -> None:
     # "#61" is "a" and "#53" is "S": a viewer reads /JavaScript and /JS, a byte search does not.
-    content = hand_made_pdf(b"/OpenAction << /S /J#61vaScript /J#53 (app.alert(1)) >>")
+    content = pdf_bytes(catalog_extra=b"/OpenAction << /S /J#61vaScript /J#53 (app.alert(1)) >>")
     assert b"/JavaScript" not in content
     assert b"/JS" not in content
 
@@ -276,7 +256,7 @@ def test_javascript_spelt_with_escapes_is_found_in_the_parsed_pdf() -> None:
 
 
 def test_the_hand_made_pdf_is_accepted_without_the_action() -> None:
-    content = hand_made_pdf()
+    content = pdf_bytes()
 
     assert stored(check_one("statement.pdf", content)) == content
 
