@@ -181,6 +181,10 @@ class EventType(models.TextChoices):
     APPEALED = "appealed", _("Merchant appealed the decision")
     REOPENED = "reopened", _("Support reopened the case")
     EVIDENCE_ADDED = "evidence_added", _("Evidence added")
+    LEGAL_HOLD_PLACED = "legal_hold_placed", _("Legal hold placed")
+    LEGAL_HOLD_LIFTED = "legal_hold_lifted", _("Legal hold lifted")
+    DATA_EXPORTED = "data_exported", _("Customer's data exported")
+    PERSONAL_DATA_REMOVED = "personal_data_removed", _("Personal data removed")
 
 
 class EvidenceKind(models.TextChoices):

@@ -9,6 +9,7 @@ from typing import Any
 from .actors import Actor
 from .choices import EventType, Party, Visibility
 from .models import Dispute, DisputeEvent
+from .privacy import chain
 
 
 def _event(
@@ -265,8 +266,11 @@ def reminder_sent(
 
 
 def record(events: Sequence[DisputeEvent]) -> list[DisputeEvent]:
-    """Insert the events in one statement; the returned objects carry their ids."""
-    return DisputeEvent.objects.bulk_create(list(events))
+    """Chain the events onto their timelines and insert them in one statement; the returned
+    objects carry their ids."""
+    events = list(events)
+    chain.link(events)
+    return DisputeEvent.objects.bulk_create(events)
 
 
 def assigned(dispute: Dispute, *, actor: Actor, now: datetime, assignee: str) -> DisputeEvent:
@@ -333,3 +337,55 @@ def appealed(dispute: Dispute, *, actor: Actor, now: datetime, message: str) -> 
 def reopened(dispute: Dispute, *, actor: Actor, now: datetime, reason: str) -> DisputeEvent:
     # Both parties read why support took the case back.
     return _event(dispute, EventType.REOPENED, actor=actor, now=now, message=reason)
+
+
+def personal_data_removed(
+    dispute: Dispute, *, actor: Actor, now: datetime, what: str, count: int
+) -> DisputeEvent:
+    """`what`: "documents" (files deleted) or "personal_text" (words and email pseudonymised)."""
+    return _event(
+        dispute,
+        EventType.PERSONAL_DATA_REMOVED,
+        actor=actor,
+        now=now,
+        visibility=Visibility.STAFF,
+        data={"what": what, "count": count},
+    )
+
+
+def legal_hold_placed(
+    dispute: Dispute, *, actor: Actor, now: datetime, reason: str
+) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.LEGAL_HOLD_PLACED,
+        actor=actor,
+        now=now,
+        message=reason,
+        visibility=Visibility.STAFF,
+    )
+
+
+def legal_hold_lifted(
+    dispute: Dispute, *, actor: Actor, now: datetime, reason: str
+) -> DisputeEvent:
+    return _event(
+        dispute,
+        EventType.LEGAL_HOLD_LIFTED,
+        actor=actor,
+        now=now,
+        message=reason,
+        visibility=Visibility.STAFF,
+    )
+
+
+def data_exported(dispute: Dispute, *, actor: Actor, now: datetime, what: str) -> DisputeEvent:
+    """`what`: "customer_export" (the customer's data, Art. 15/20) or "adr_bundle"."""
+    return _event(
+        dispute,
+        EventType.DATA_EXPORTED,
+        actor=actor,
+        now=now,
+        visibility=Visibility.STAFF,
+        data={"what": what},
+    )

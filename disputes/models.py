@@ -257,6 +257,8 @@ class Order(models.Model):
     protection_checkin_sent_at = models.DateTimeField(null=True, blank=True)
     # The end date the "protection about to end" email was sent for (an extension re-arms it).
     protection_ending_notice_for = models.DateTimeField(null=True, blank=True)
+    # When the customer's email was replaced by its pseudonym (retention or an erasure request).
+    pseudonymised_at = models.DateTimeField(_("pseudonymised at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -314,6 +316,12 @@ class Order(models.Model):
                 fields=["protection_ends_at"],
                 condition=Q(protection_status=ProtectionStatus.ACTIVE),
                 name="order_protection_expiry",
+            ),
+            # The retention job: orders whose customer email is not pseudonymised yet.
+            models.Index(
+                fields=["placed_at"],
+                condition=Q(pseudonymised_at__isnull=True),
+                name="order_retention_due",
             ),
         ]
 
@@ -420,6 +428,9 @@ class Dispute(FSMModelMixin, models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # When the parties' words were replaced by a marker and the documents removed (retention
+    # or an erasure request): the case itself, its money and its dates stay.
+    pseudonymised_at = models.DateTimeField(_("pseudonymised at"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -428,6 +439,8 @@ class Dispute(FSMModelMixin, models.Model):
             ("assign_dispute", "Can assign cases to any support colleague"),
             ("decide_appeal", "Can decide a merchant's appeal"),
             ("reopen_dispute", "Can reopen a decided or settled case"),
+            ("hold_dispute", "Can place and lift a legal hold on a case"),
+            ("handle_personal_data", "Can export and erase a customer's personal data"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -484,6 +497,12 @@ class Dispute(FSMModelMixin, models.Model):
             ),
         ]
         indexes = [
+            # The retention job: closed cases whose personal data is still there.
+            models.Index(
+                fields=["closed_at"],
+                condition=Q(pseudonymised_at__isnull=True, closed_at__isnull=False),
+                name="dispute_retention_due",
+            ),
             # The deadline sweeps: "state = X and due_at <= now" is one index range scan.
             models.Index(fields=["state", "due_at"], name="dispute_state_due"),
             models.Index(
@@ -740,6 +759,13 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise TypeError("These records are append-only.")
 
 
+class TimelineQuerySet(AppendOnlyQuerySet):
+    def redact(self, **changes: object) -> int:
+        """The one change the timeline allows: its personal text replaced by the marker, once
+        (disputes.privacy.removal; the PostgreSQL trigger refuses anything else)."""
+        return super(AppendOnlyQuerySet, self).update(**changes)
+
+
 class DisputeEvent(models.Model):
     """One entry of a case's timeline. Never changed or deleted (enforced on PostgreSQL too)."""
 
@@ -753,8 +779,16 @@ class DisputeEvent(models.Model):
     )
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(_("at"))
+    # The hash chain (disputes.privacy.chain): each event's hash covers the previous event's,
+    # so an altered, removed or inserted row shows. The personal text enters the hash only as
+    # its own digest, so that redacting it under the retention policy keeps the chain whole.
+    personal_digest = models.CharField(max_length=64, db_default="", default="")
+    previous_hash = models.CharField(max_length=64, db_default="", default="")
+    hash = models.CharField(max_length=64, db_default="", default="")
+    # Set once, when the personal text was replaced by the marker: the only change allowed.
+    redacted_at = models.DateTimeField(_("personal text removed at"), null=True, blank=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
+    objects = TimelineQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -799,6 +833,8 @@ class Attachment(models.Model):
     # The checklist item the document proves (policies.EVIDENCE), empty for a plain document.
     evidence_item = models.CharField(_("proves"), max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the file was deleted under the retention policy; the row keeps size and hash.
+    erased_at = models.DateTimeField(_("removed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -808,6 +844,58 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class LegalHold(models.Model):
+    """Support's legal hold on a case: while one is in force nothing of the case is deleted or
+    pseudonymised, neither by the retention job nor by an erasure request."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="legal_holds")
+    reason = models.TextField(_("reason"))
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    placed_at = models.DateTimeField(_("placed at"))
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+    lift_reason = models.TextField(_("reason for lifting"), blank=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        constraints = [
+            # One hold in force per case: a second reason is added to the first, not stacked.
+            models.UniqueConstraint(
+                fields=["dispute"], condition=Q(lifted_at__isnull=True), name="one_legal_hold"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dispute_id} hold @ {self.placed_at:%Y-%m-%d}"
+
+
+class PersonalDataRequest(models.Model):
+    """The log of support's exports and erasures for a customer: who, when, and what was
+    done, kept under the customer's pseudonym (never the email itself)."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", _("Export")
+        ERASURE = "erasure", _("Erasure")
+
+    kind = models.CharField(_("request"), max_length=16, choices=Kind.choices)
+    pseudonym = models.CharField(_("customer pseudonym"), max_length=80, db_index=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    handled_at = models.DateTimeField(_("handled at"))
+    summary = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-handled_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pseudonym} @ {self.handled_at:%Y-%m-%d}"
 
 
 class DecisionAssessment(models.Model):

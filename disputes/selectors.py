@@ -77,6 +77,7 @@ def attachment_for_customer(dispute: Dispute, attachment_id: int) -> Attachment 
             pk=attachment_id,
             dispute=dispute,
             event__visibility__in=CUSTOMER_VISIBLE,
+            erased_at__isnull=True,
         )
         .exclude(event__event_type__in=_HIDDEN_FROM_CUSTOMER)
         .first()
@@ -248,7 +249,10 @@ def merchant_timeline(dispute_id: int) -> QuerySet[DisputeEvent]:
 
 def attachment_for_merchant(dispute: Dispute, attachment_id: int) -> Attachment | None:
     return Attachment.objects.filter(
-        pk=attachment_id, dispute=dispute, event__visibility__in=MERCHANT_VISIBLE
+        pk=attachment_id,
+        dispute=dispute,
+        event__visibility__in=MERCHANT_VISIBLE,
+        erased_at__isnull=True,
     ).first()
 
 

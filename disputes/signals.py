@@ -29,3 +29,7 @@ currencies_priced = Signal()
 # Billing issues last month's statements and the API adds a webhook endpoint, so the demo shows
 # those pages filled in, without the domain importing either app.
 demo_seeded = Signal()
+
+# Cases whose personal data was just removed (retention or an erasure request). Arguments:
+# `dispute_ids`, `now`. The API removes the copies it keeps of them (the events feed).
+personal_data_removed = Signal()

@@ -7,6 +7,7 @@ from disputes_portal.locks import one_at_a_time
 
 from . import services
 from .order_import import import_reports_delete_stale
+from .privacy import retention
 
 
 @shared_task(name="disputes.escalate_overdue_merchant_windows", ignore_result=True)
@@ -60,3 +61,9 @@ def send_protection_ending_notices() -> int:
 @shared_task(name="disputes.delete_stale_import_reports", ignore_result=True)
 def delete_stale_import_reports() -> int:
     return import_reports_delete_stale(now=timezone.now())
+
+
+@shared_task(name="disputes.apply_retention", ignore_result=True)
+@one_at_a_time("disputes.apply_retention")
+def apply_retention() -> dict[str, int]:
+    return retention.apply_retention().as_dict()

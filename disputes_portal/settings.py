@@ -290,6 +290,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "disputes.delete_stale_import_reports",
         "schedule": _slow_every,
     },
+    # The retention policy (disputes.privacy): documents deleted, personal data pseudonymised.
+    # Daily; idempotent, so a missed day is caught up by the next run.
+    "apply-retention": {"task": "disputes.apply_retention", "schedule": crontab(minute=30, hour=3)},
     # Every ended month's fee statements not issued yet. Daily, not only on the 1st: a missed
     # run is caught up the next day; the job is idempotent, so a repeated run changes nothing.
     "issue-monthly-statements": {
@@ -317,6 +320,22 @@ API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5)
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 
 # --- Domain settings -----------------------------------------------------------------------------
+# Personal data (disputes.privacy.policies holds the defaults and what each kind means): the
+# months each kind is kept, overridable per kind. Unset variables keep the defaults.
+RETENTION_POLICY = {
+    kind: {"months": months}
+    for kind, months in {
+        "documents": env.int("RETENTION_DOCUMENTS_MONTHS", default=0),
+        "personal_text": env.int("RETENTION_PERSONAL_TEXT_MONTHS", default=0),
+        "orders_without_case": env.int("RETENTION_ORDERS_WITHOUT_CASE_MONTHS", default=0),
+        "fee_records": env.int("RETENTION_FEE_RECORDS_MONTHS", default=0),
+    }.items()
+    if months
+}
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=500)
+# The key of customers' pseudonyms (HMAC-SHA256 of the email); SECRET_KEY when empty. Keep it
+# stable: a new key gives the same customer a new pseudonym.
+PSEUDONYM_KEY = env.str("PSEUDONYM_KEY", default="")
 # Cases per locked batch: `make bench` measured a merchant waiting at most ~0.5 s at 250.
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=250)
 CUSTOMER_LINK_MAX_AGE = timedelta(days=env.int("CUSTOMER_LINK_MAX_AGE_DAYS", default=90))

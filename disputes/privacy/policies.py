@@ -1,0 +1,107 @@
+"""How long each kind of personal data is kept: the retention policy, as data.
+
+The defaults below apply unless the operator overrides a kind in the `RETENTION_POLICY`
+setting, e.g. `RETENTION_POLICY = {"documents": {"months": 24}}` (or the environment
+variables named in the README). Periods are calendar months after the moment named by
+`starts`; `disputes.privacy.retention` applies them, `erasure` explains them.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+
+class Kind(StrEnum):
+    DOCUMENTS = "documents"
+    PERSONAL_TEXT = "personal_text"
+    ORDERS_WITHOUT_CASE = "orders_without_case"
+    FEE_RECORDS = "fee_records"
+
+
+@dataclass(frozen=True)
+class Retention:
+    kind: Kind
+    months: int
+    starts: str  # what the period counts from, in words for the README and the erasure report
+    action: str  # what happens when it ends
+    why: Any  # why it is kept that long (shown to support and in the erasure report)
+
+
+DEFAULTS: dict[Kind, Retention] = {
+    Kind.DOCUMENTS: Retention(
+        Kind.DOCUMENTS,
+        months=13,
+        starts="the last case of the order closed",
+        action="the files are deleted; their name, size and SHA-256 hash stay on the case",
+        why=_("a closed case can still be appealed, reopened or taken to an ADR body"),
+    ),
+    Kind.PERSONAL_TEXT: Retention(
+        Kind.PERSONAL_TEXT,
+        months=13,
+        starts="the last case of the order closed (never before the appeal window ended)",
+        action=(
+            "the parties' words (statements, messages, checklist text) become a marker, the "
+            "customer's email becomes a pseudonym, the customer link stops working"
+        ),
+        why=_("the case may still be needed to establish or defend a legal claim"),
+    ),
+    Kind.ORDERS_WITHOUT_CASE: Retention(
+        Kind.ORDERS_WITHOUT_CASE,
+        months=13,
+        starts="the order was placed",
+        action="the customer's email becomes a pseudonym",
+        why=_("a case about the order can still be opened"),
+    ),
+    Kind.FEE_RECORDS: Retention(
+        Kind.FEE_RECORDS,
+        months=7 * 12,
+        starts="the end of the statement's year",
+        action=(
+            "never deleted by the portal; they hold the case number and amounts, not the "
+            "customer's email or words"
+        ),
+        why=_("fee statements are bookkeeping records, kept for the statutory period"),
+    ),
+}
+
+
+def policy(kind: Kind) -> Retention:
+    """The policy for one kind, with the settings' override applied."""
+    override = getattr(settings, "RETENTION_POLICY", {}).get(str(kind), {})
+    unknown = set(override) - {"months"}
+    if unknown:
+        raise ImproperlyConfigured(f"RETENTION_POLICY[{kind!r}]: unknown keys {sorted(unknown)}")
+    found = replace(DEFAULTS[kind], **override)
+    if found.months < 1:
+        raise ImproperlyConfigured(f"RETENTION_POLICY[{kind!r}]: at least one month")
+    return found
+
+
+def all_policies() -> list[Retention]:
+    return [policy(kind) for kind in Kind]
+
+
+def personal_text_months() -> int:
+    """The parties' words are pseudonymised after the documents' period too: never before."""
+    return max(policy(Kind.PERSONAL_TEXT).months, policy(Kind.DOCUMENTS).months)
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """The same wall-clock moment `months` calendar months earlier (the 31st becomes the
+    month's last day)."""
+    index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def months_after(moment: datetime, months: int) -> datetime:
+    return months_before(moment, -months)

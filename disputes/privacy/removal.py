@@ -1,0 +1,175 @@
+"""Removing personal data, a set at a time: shared by the retention job and erasure requests.
+
+Every function works on ids the caller has locked in its transaction, writes with a few
+set-based statements, and deletes stored files only after the transaction commits (a rollback
+keeps them). The case, its dates, amounts, outcome and the who/when of its timeline stay:
+they are the record of what happened, and fees and payment instructions refer to them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Case, F, JSONField, Value, When
+
+from notifications.models import DeliveryStatus, OutboxMessage
+
+from .. import events, signals
+from ..actors import SYSTEM, Actor
+from ..choices import ActorKind
+from ..models import Attachment, Dispute, DisputeEvent, Order
+from .chain import MARKER, redacted_data
+
+PSEUDONYM_DOMAIN = "pseudonymised.invalid"  # .invalid: never deliverable (RFC 2606)
+
+
+def pseudonym(email: str) -> str:
+    """The same customer gets the same pseudonym (their cases stay linked to each other), and
+    without the key no one can tell whose it is."""
+    key = (getattr(settings, "PSEUDONYM_KEY", "") or settings.SECRET_KEY).encode()
+    digest = hmac.new(key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
+    return f"{digest[:32]}@{PSEUDONYM_DOMAIN}"
+
+
+def is_pseudonym(email: str) -> bool:
+    return email.endswith("@" + PSEUDONYM_DOMAIN)
+
+
+def erase_documents(attachment_ids: Sequence[int], *, now: datetime, actor: Actor = SYSTEM) -> int:
+    """Delete the files (after commit); the rows keep size and hash, the name becomes the
+    marker. One timeline entry per case says how many were removed."""
+    rows = list(
+        Attachment.objects.filter(pk__in=attachment_ids, erased_at__isnull=True).values_list(
+            "pk", "dispute_id", "file"
+        )
+    )
+    if not rows:
+        return 0
+    Attachment.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(
+        erased_at=now, file="", original_name=MARKER
+    )
+    names = [name for _, _, name in rows if name]
+    transaction.on_commit(lambda: _delete_files(names))
+    per_case: dict[int, int] = {}
+    for _, dispute_id, _ in rows:
+        per_case[dispute_id] = per_case.get(dispute_id, 0) + 1
+    _note(per_case, now=now, actor=actor, what="documents")
+    return len(rows)
+
+
+def _delete_files(names: Sequence[str]) -> None:
+    for name in names:
+        default_storage.delete(name)  # a file already gone is no error
+
+
+def pseudonymise_cases(
+    dispute_ids: Sequence[int], *, now: datetime, actor: Actor = SYSTEM
+) -> tuple[int, int]:
+    """The parties' words become the marker, the customer's email its pseudonym, the
+    customer link stops working. Returns (cases, timeline entries redacted)."""
+    cases = list(
+        Dispute.objects.filter(pk__in=dispute_ids, pseudonymised_at__isnull=True).values_list(
+            "pk", "order_id", "order__customer_email"
+        )
+    )
+    if not cases:
+        return 0, 0
+    ids = [pk for pk, _, _ in cases]
+    erase_documents(
+        list(Attachment.objects.filter(dispute_id__in=ids).values_list("pk", flat=True)),
+        now=now,
+        actor=actor,
+    )
+    Dispute.objects.filter(pk__in=ids).update(
+        customer_message=MARKER,
+        pseudonymised_at=now,
+        customer_link_version=F("customer_link_version") + 1,
+        updated_at=now,
+    )
+    emails = {pk: email for pk, _, email in cases}
+    redacted = _redact_timelines(emails, now=now)
+    _clear_outbox(emails)
+    pseudonymise_orders([order_id for _, order_id, _ in cases], now=now)
+    _note({pk: redacted for pk in ids}, now=now, actor=actor, what="personal_text")
+    signals.personal_data_removed.send(sender=Dispute, dispute_ids=ids, now=now)
+    return len(ids), redacted
+
+
+def _redact_timelines(emails: dict[int, str], *, now: datetime) -> int:
+    """The parties' entries (customer's and merchant's): message and checklist text become
+    the marker, the customer's id their pseudonym. Support's and the system's entries (a
+    decision's reasons) stay: they are the operator's own record of the case."""
+    parties = DisputeEvent.objects.filter(
+        dispute_id__in=list(emails),
+        actor_kind__in=[ActorKind.CUSTOMER, ActorKind.MERCHANT],
+        redacted_at__isnull=True,
+    )
+    with_items = list(parties.filter(data__has_key="items").values_list("pk", "data"))
+    customer_ids = Case(
+        *(When(dispute_id=pk, then=Value(pseudonym(email))) for pk, email in emails.items()),
+        default=F("actor_id"),
+    )
+    changes: dict[str, object] = {
+        "message": Case(When(message="", then=Value("")), default=Value(MARKER)),
+        "actor_id": Case(
+            When(actor_kind=ActorKind.CUSTOMER, then=customer_ids), default=F("actor_id")
+        ),
+        "redacted_at": now,
+    }
+    if with_items:  # the checklist text, row by row, in the same statement
+        changes["data"] = Case(
+            *(When(pk=pk, then=Value(redacted_data(data), JSONField())) for pk, data in with_items),
+            default=F("data"),
+            output_field=JSONField(),
+        )
+    return parties.redact(**changes)
+
+
+def _clear_outbox(emails: dict[int, str]) -> None:
+    """Emails and webhooks about the cases: their bodies' data goes, the customer's address
+    becomes the pseudonym; one still waiting is not sent any more."""
+    about = OutboxMessage.objects.filter(dispute_id__in=list(emails))
+    about.filter(status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.FAILED, last_error="Not sent: the case's personal data was removed."
+    )
+    about.update(context={})
+    for dispute_id, email in emails.items():
+        about.filter(dispute_id=dispute_id, recipient__iexact=email).update(
+            recipient=pseudonym(email)
+        )
+
+
+def pseudonymise_orders(order_ids: Sequence[int], *, now: datetime) -> int:
+    rows = list(
+        Order.objects.filter(pk__in=order_ids, pseudonymised_at__isnull=True).values_list(
+            "pk", "customer_email"
+        )
+    )
+    if not rows:
+        return 0
+    return Order.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+        customer_email=Case(*(When(pk=pk, then=Value(pseudonym(email))) for pk, email in rows)),
+        pseudonymised_at=now,
+        updated_at=now,
+    )
+
+
+def _note(per_case: dict[int, int], *, now: datetime, actor: Actor, what: str) -> None:
+    """One staff-only timeline entry per case: what was removed, how many, by whom."""
+    if not per_case:
+        return
+    heads = Dispute.objects.filter(pk__in=list(per_case)).only("pk")
+    events.record(
+        [
+            events.personal_data_removed(
+                dispute, actor=actor, now=now, what=what, count=per_case[dispute.pk]
+            )
+            for dispute in heads
+        ]
+    )
