@@ -10,13 +10,16 @@ slug) in the `X-Merchant` header or the `merchant` query parameter.
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 
 from . import disputes, fees, files, instructions, merchants, orders, testing
 from .auth import ApiKeyAuth
 from .errors import install_error_handlers
+from .openapi import DESCRIPTION, INFO_EXTRA, SERVERS, TAGS, check_operation_ids, complete_schema
 
 
 class DisputeApi(NinjaAPI):
@@ -36,15 +39,34 @@ class DisputeApi(NinjaAPI):
         return response
 
     def get_openapi_operation_id(self, operation: Operation) -> str:
-        # Generated clients name their methods after these ids: they stay as first published
-        # (when the operations lived in disputes/api.py), whichever module now holds them.
-        return f"disputes_api_{operation.view_func.__name__}"
+        # Generated clients name their methods after the ids: each operation gives its own,
+        # short and stable (operation_id=), never one derived from where its code lives.
+        view = operation.view_func
+        raise ImproperlyConfigured(f"{view.__module__}.{view.__name__} has no operation_id=")
+
+    @property
+    def urls(self) -> Any:
+        # At start-up (the URLconf): an operation without its explicit, unique id is refused.
+        check_operation_ids(self)
+        return super().urls
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        completed = complete_schema(self, schema)
+        schema.clear()
+        schema.update(completed)
+        return schema
 
 
 api = DisputeApi(
     title="Dispute portal API",
-    version="1",
-    description=__doc__ or "",
+    # The schema's own version (docs/api-changelog.md); the API's version is in its path.
+    version="1.1.0",
+    description=DESCRIPTION,
+    servers=SERVERS,
+    openapi_extra={"info": INFO_EXTRA, "tags": TAGS},
     urls_namespace="api-v1",
     docs_url="/docs",
     openapi_url="/openapi.json",

@@ -35,7 +35,7 @@ from ..scopes import Scope
 from ..selectors import DisputeListFilters, dispute_list_for_merchant
 from ..uploads import api_uploads_for, api_uploads_used
 from .auth import request_actor, request_merchant, requires
-from .common import ERRORS, DisputeId
+from .common import CASE_CONFLICTS, CASE_NOT_FOUND, FILE_IDS_UNKNOWN, DisputeId, refusals
 from .errors import domain_error_body
 
 router = Router(tags=["disputes"])
@@ -65,11 +65,27 @@ def _evidence(
 
 
 class DisputeListQuery(Schema):
-    state: State | None = None
-    program: Program | None = None
-    reason: Reason | None = None
-    due_before: datetime | None = Field(None, description="Cases whose deadline is before this.")
-    updated_since: datetime | None = Field(None, description="Cases changed at or after this.")
+    state: State | None = Field(
+        None, description="Only cases in this state.", examples=["awaiting_merchant"]
+    )
+    program: Program | None = Field(
+        None, description="Only cases of this program.", examples=["payment_dispute"]
+    )
+    reason: Reason | None = Field(
+        None, description="Only cases opened for this reason.", examples=["not_received"]
+    )
+    due_before: datetime | None = Field(
+        None,
+        description="Only cases whose current deadline is before this time (UTC when it has no "
+        "offset).",
+        examples=["2026-03-20T00:00:00Z"],
+    )
+    updated_since: datetime | None = Field(
+        None,
+        description="Only cases changed at or after this time: poll with the time of your last "
+        "poll.",
+        examples=["2026-03-02T10:00:00Z"],
+    )
 
     @field_validator("due_before", "updated_since")
     @classmethod
@@ -85,19 +101,26 @@ class DisputeListQuery(Schema):
             raise ValueError("out of range") from None
 
     cursor: str | None = Field(
-        None, max_length=500, description="`next_cursor` of the previous page."
+        None,
+        max_length=500,
+        description="`next_cursor` of the previous page; left out for the first page.",
+        examples=["eyJvIjoiMjAyNi0wMy0wMlQxMDowMDowMFoiLCJpIjo0Mn0"],
     )
-    limit: int = Field(25, ge=1, le=100)
+    limit: int = Field(25, ge=1, le=100, description="Cases per page.", examples=[25])
 
 
 @router.get(
     "",
-    response={200: DisputeListOut, **ERRORS},
+    response={200: DisputeListOut},
     url_name="disputes",
     auth=requires(Scope.DISPUTES_READ),
+    operation_id="list_disputes",
+    summary="List the merchant's cases",
 )
 def list_disputes(request: HttpRequest, query: Query[DisputeListQuery]) -> Any:
-    """The merchant's cases, newest first, a page at a time."""
+    """The merchant's cases, newest opened first, a page at a time: ask again with `cursor` set to
+    `next_cursor` until it is `null`. The filters combine; `updated_since` finds what changed
+    since the last poll (webhooks tell it as it happens)."""
     page = dispute_list_for_merchant(
         request_merchant(request),
         DisputeListFilters(
@@ -122,9 +145,12 @@ def list_disputes(request: HttpRequest, query: Query[DisputeListQuery]) -> Any:
 
 @router.get(
     "/{dispute_id}",
-    response={200: DisputeDetailOut, **ERRORS},
+    response={200: DisputeDetailOut},
     url_name="dispute",
     auth=requires(Scope.DISPUTES_READ),
+    operation_id="get_dispute",
+    summary="Get a case",
+    openapi_extra=refusals({404: [CASE_NOT_FOUND]}),
 )
 def get_dispute(request: HttpRequest, dispute_id: DisputeId) -> Any:
     """One case with its order, amounts, deadline, state and outcome, the merchant's evidence
@@ -134,26 +160,48 @@ def get_dispute(request: HttpRequest, dispute_id: DisputeId) -> Any:
 
 @router.get(
     "/{dispute_id}/events",
-    response={200: EventListOut, **ERRORS},
+    response={200: EventListOut},
     url_name="dispute-events",
     auth=requires(Scope.DISPUTES_READ),
+    operation_id="list_dispute_events",
+    summary="List a case's timeline",
+    openapi_extra=refusals({404: [CASE_NOT_FOUND]}),
 )
 def list_events(request: HttpRequest, dispute_id: DisputeId) -> Any:
-    """The case's timeline as the merchant sees it, oldest first."""
+    """The case's timeline as the merchant sees it, oldest first: what each side and support did,
+    with the documents attached. Entries for support only (`for_support`) are the merchant's
+    own evidence."""
     dispute = _dispute(request, dispute_id)
     return {"data": [event_out(event) for event in selectors.merchant_timeline(dispute.pk)]}
 
 
 @router.post(
     "/{dispute_id}/respond",
-    response={200: DisputeDetailOut, **ERRORS},
+    response={200: DisputeDetailOut},
     url_name="dispute-respond",
     auth=requires(Scope.DISPUTES_WRITE),
+    operation_id="respond_to_dispute",
+    summary="Answer a case with a refund offer",
+    openapi_extra=refusals(
+        {
+            404: [CASE_NOT_FOUND],
+            409: CASE_CONFLICTS,
+            422: [
+                "`invalid_amount`, field `amount`: a partial refund without an amount, or one "
+                "that is not positive or above the disputed amount.",
+                "`invalid_choice`: an offer the case's program does not take, or an evidence "
+                "item that is not on the case's checklist.",
+                FILE_IDS_UNKNOWN,
+            ],
+        }
+    ),
 )
 @idempotent(domain_error_body)
 def respond(request: HttpRequest, dispute_id: DisputeId, payload: RespondIn) -> Any:
-    """Answer the customer: a full, partial or after-return refund, or none, with the items of
-    the case's evidence checklist (`evidence.items`) that defend it."""
+    """Answer the customer before `due_at`: a full, partial or after-return refund, or none, with
+    a message, documents (`files`, uploaded first to `POST /files`) and the items of the case's
+    evidence checklist (`evidence_checklist`) that defend it. The answer is the case as it is
+    now."""
     dispute = _dispute(request, dispute_id)
     merchant = request_merchant(request)
     documents, uploads = api_uploads_for(merchant=merchant, file_ids=payload.files)
@@ -173,13 +221,23 @@ def respond(request: HttpRequest, dispute_id: DisputeId, payload: RespondIn) -> 
 
 @router.post(
     "/{dispute_id}/accept",
-    response={200: DisputeDetailOut, **ERRORS},
+    response={200: DisputeDetailOut},
     url_name="dispute-accept",
     auth=requires(Scope.DISPUTES_WRITE),
+    operation_id="accept_dispute",
+    summary="Accept a payment dispute",
+    openapi_extra=refusals(
+        {
+            404: [CASE_NOT_FOUND],
+            409: CASE_CONFLICTS,
+            422: ["`invalid_choice`: the case is not a payment dispute."],
+        }
+    ),
 )
 @idempotent(domain_error_body)
 def accept(request: HttpRequest, dispute_id: DisputeId, payload: AcceptIn) -> Any:
-    """Accept a payment dispute outright: the customer gets the disputed amount."""
+    """Accept a payment dispute outright, with an optional message: the customer gets the
+    disputed amount and the case is resolved."""
     dispute = services.dispute_accept(
         dispute=_dispute(request, dispute_id),
         actor=request_actor(request),
@@ -206,21 +264,40 @@ def _add_message(
 
 @router.post(
     "/{dispute_id}/messages",
-    response={200: DisputeDetailOut, **ERRORS},
+    response={200: DisputeDetailOut},
     url_name="dispute-messages",
     auth=requires(Scope.DISPUTES_WRITE),
+    operation_id="add_dispute_message",
+    summary="Write to the customer",
+    openapi_extra=refusals(
+        {404: [CASE_NOT_FOUND], 409: CASE_CONFLICTS[:1], 422: [FILE_IDS_UNKNOWN]}
+    ),
 )
 @idempotent(domain_error_body)
 def add_message(request: HttpRequest, dispute_id: DisputeId, payload: MessageIn) -> Any:
-    """A message (with documents) to the customer."""
+    """A message to the customer on an open case, with documents (`files`) if any. It is a new
+    timeline entry; the customer is emailed."""
     return _add_message(request, dispute_id, payload, for_support=False)
 
 
 @router.post(
     "/{dispute_id}/evidence",
-    response={200: DisputeDetailOut, **ERRORS},
+    response={200: DisputeDetailOut},
     url_name="dispute-evidence",
     auth=requires(Scope.DISPUTES_WRITE),
+    operation_id="add_dispute_evidence",
+    summary="Give support evidence",
+    openapi_extra=refusals(
+        {
+            404: [CASE_NOT_FOUND],
+            409: CASE_CONFLICTS[:1],
+            422: [
+                "`message_required`: neither evidence, files nor a message was given.",
+                "`invalid_choice`: an evidence item that is not on the case's checklist.",
+                FILE_IDS_UNKNOWN,
+            ],
+        }
+    ),
 )
 @idempotent(domain_error_body)
 def add_evidence(request: HttpRequest, dispute_id: DisputeId, payload: EvidenceSubmissionIn) -> Any:

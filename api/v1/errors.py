@@ -129,13 +129,17 @@ _STATUS: dict[type[DomainError], int] = {
     OrderRefused: 422,
     RateLimited: 429,
 }
-ERROR_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 415, 422, 429})
+# Every status the API answers with the error shape (405, for a method a path does not take, is
+# the same shape but no operation's: the schema lists operations).
+ERROR_STATUSES = frozenset({400, 401, 403, 404, 409, 410, 413, 415, 422, 429})
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid",

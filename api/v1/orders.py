@@ -26,7 +26,7 @@ from ..schemas import Money, api_json, money, utc
 from ..scopes import Scope
 from ..selectors import InvalidCursor
 from .auth import request_merchant, requires
-from .common import ERRORS
+from .common import ORDER_NOT_FOUND, refusals
 from .errors import PayloadTooLarge, domain_error_body, error_body
 
 router = Router(tags=["orders"])
@@ -34,35 +34,104 @@ router = Router(tags=["orders"])
 # A thousand orders with shipments fit well within this; more is refused before it is read.
 MAX_BATCH_BYTES = 2 * 1024 * 1024
 _CURSOR_SALT = "api.orders-list"
-OrderNumber = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^/\x00-\x1f]+$")]
+OrderNumber = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^/\x00-\x1f]+$",
+        description="The order's number, as the feed sent it.",
+        example="A-10023",
+    ),
+]
+ORDER_REFUSED = (
+    "`invalid` and the order rules' codes (`field` names the field): an amount that is not "
+    "positive or has too many decimals, a time in the future, a currency the merchant does "
+    "not take, protection the contract does not offer or a tier change other than basic to plus."
+)
+ORDER_HAS_OPEN_CASE = (
+    "`order_has_open_case`: the order has an open case; its amount, currency and placing "
+    "time stay as they are until the case is closed."
+)
 
 
 class ShipmentIn(Schema):
-    carrier: str = Field("", max_length=100, examples=["PostNL"])
-    tracking_number: str = Field("", max_length=100, examples=["3SABCD1234567"])
-    shipped_at: datetime | None = None
-    delivered_at: datetime | None = None
+    """A parcel of the order; the portal finds tracking evidence in it."""
+
+    carrier: str = Field("", max_length=100, description="The carrier's name.", examples=["PostNL"])
+    tracking_number: str = Field(
+        "", max_length=100, description="The carrier's tracking number.", examples=["3SABCD1234567"]
+    )
+    shipped_at: datetime | None = Field(
+        None, description="When it was handed to the carrier.", examples=["2026-03-03T16:00:00Z"]
+    )
+    delivered_at: datetime | None = Field(
+        None, description="When the carrier delivered it.", examples=["2026-03-05T11:20:00Z"]
+    )
 
 
 class OrderIn(Schema):
     """An order as the feed sends it. Created if new, updated where a field differs."""
 
-    order_number: str = Field(min_length=1, max_length=64, examples=["A-10023"])
-    placed_at: datetime = Field(description="When the customer ordered; not in the future.")
-    amount: str = Field(max_length=32, examples=["89.95"], description="In the currency's units.")
-    currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
-    customer_email: str = Field(max_length=254, examples=["ann@mail.example"])
-    customer_language: str | None = Field(None, examples=["nl"])
-    is_invoice: bool = Field(True, description="A pay-later invoice, or paid at checkout.")
-    protection_tier: Literal["none", "basic", "plus", "one_time"] = Field(
-        "none", description="Buyer protection taken at checkout; later only basic → plus."
+    order_number: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The merchant's order number: the order's key.",
+        examples=["A-10023"],
     )
-    shipments: list[ShipmentIn] = Field(default_factory=list, max_length=20)
-    line_summary: str = Field("", max_length=2000, examples=["1 trail shoe, size 42"])
-    paid_at: datetime | None = Field(None, description="When an invoice was paid.")
-    cancelled_at: datetime | None = Field(None, description="When the order was cancelled.")
+    placed_at: datetime = Field(
+        description="When the customer ordered; not in the future. Fixed once it has a case.",
+        examples=["2026-03-02T10:00:00Z"],
+    )
+    amount: str = Field(
+        max_length=32,
+        examples=["89.95"],
+        description="In the currency's units, positive, at most its decimals (a number is "
+        "accepted too).",
+    )
+    currency: str = Field(
+        min_length=3, max_length=3, description="ISO 4217 currency code.", examples=["EUR"]
+    )
+    customer_email: str = Field(
+        max_length=254,
+        description="The customer proves they know it on the public form.",
+        examples=["ann@mail.example"],
+    )
+    customer_language: str | None = Field(
+        None,
+        description="`en`, `nl`, `fi`, `sv` or `de`; the merchant's language when left out.",
+        examples=["nl"],
+    )
+    is_invoice: bool = Field(
+        True,
+        description="`true`: a pay-later invoice; `false`: paid at checkout. Never changes.",
+        examples=[True],
+    )
+    protection_tier: Literal["none", "basic", "plus", "one_time"] = Field(
+        "none",
+        description="Buyer protection taken at checkout; later only basic → plus.",
+        examples=["basic"],
+    )
+    shipments: list[ShipmentIn] = Field(
+        default_factory=list, max_length=20, description="The list replaces the one held."
+    )
+    line_summary: str = Field(
+        "",
+        max_length=2000,
+        description="What was ordered, for the case pages.",
+        examples=["1 trail shoe, size 42"],
+    )
+    paid_at: datetime | None = Field(
+        None, description="When an invoice was paid.", examples=["2026-03-16T09:00:00Z"]
+    )
+    cancelled_at: datetime | None = Field(
+        None, description="When the order was cancelled.", examples=["2026-03-02T12:00:00Z"]
+    )
     refunded_outside_amount: str | None = Field(
-        None, max_length=32, description="Refunded outside the portal, in total."
+        None,
+        max_length=32,
+        description="Refunded outside the portal, in total, in the order's currency.",
+        examples=["10.00"],
     )
 
     @field_validator("amount", "refunded_outside_amount", mode="before")
@@ -75,16 +144,46 @@ class OrderIn(Schema):
 class OrderPatchIn(Schema):
     """Only the fields sent change; the rest stays as it is."""
 
-    customer_email: str | None = Field(None, max_length=254)
-    customer_language: str | None = None
-    amount: str | None = Field(None, max_length=32)
-    currency: str | None = Field(None, min_length=3, max_length=3)
-    protection_tier: Literal["none", "basic", "plus", "one_time"] | None = None
-    shipments: list[ShipmentIn] | None = Field(None, max_length=20)
-    line_summary: str | None = Field(None, max_length=2000)
-    paid_at: datetime | None = None
-    cancelled_at: datetime | None = None
-    refunded_outside_amount: str | None = Field(None, max_length=32)
+    customer_email: str | None = Field(
+        None, max_length=254, description="As in `POST /orders`.", examples=["ann@mail.example"]
+    )
+    customer_language: str | None = Field(
+        None, description="As in `POST /orders`.", examples=["nl"]
+    )
+    amount: str | None = Field(
+        None,
+        max_length=32,
+        description="As in `POST /orders`; fixed while the order has an open case.",
+        examples=["89.95"],
+    )
+    currency: str | None = Field(
+        None,
+        min_length=3,
+        max_length=3,
+        description="As in `POST /orders`; fixed while the order has an open case.",
+        examples=["EUR"],
+    )
+    protection_tier: Literal["none", "basic", "plus", "one_time"] | None = Field(
+        None, description="Only basic → plus once the order exists.", examples=["plus"]
+    )
+    shipments: list[ShipmentIn] | None = Field(
+        None, max_length=20, description="The list replaces the one held."
+    )
+    line_summary: str | None = Field(
+        None, max_length=2000, description="As in `POST /orders`.", examples=["1 trail shoe"]
+    )
+    paid_at: datetime | None = Field(
+        None, description="When an invoice was paid.", examples=["2026-03-16T09:00:00Z"]
+    )
+    cancelled_at: datetime | None = Field(
+        None, description="When the order was cancelled.", examples=["2026-03-02T12:00:00Z"]
+    )
+    refunded_outside_amount: str | None = Field(
+        None,
+        max_length=32,
+        description="Refunded outside the portal, in total.",
+        examples=["10.00"],
+    )
 
     @field_validator("amount", "refunded_outside_amount", mode="before")
     @classmethod
@@ -93,10 +192,16 @@ class OrderPatchIn(Schema):
 
 
 class ShipmentOut(Schema):
-    carrier: str
-    tracking_number: str
-    shipped_at: datetime | None
-    delivered_at: datetime | None
+    carrier: str = Field(description="The carrier's name; may be empty.", examples=["PostNL"])
+    tracking_number: str = Field(
+        description="The carrier's tracking number; may be empty.", examples=["3SABCD1234567"]
+    )
+    shipped_at: datetime | None = Field(
+        description="When it was handed to the carrier.", examples=["2026-03-03T16:00:00Z"]
+    )
+    delivered_at: datetime | None = Field(
+        description="When the carrier delivered it.", examples=["2026-03-05T11:20:00Z"]
+    )
 
 
 def shipment_out(stored: dict[str, Any]) -> ShipmentOut:
@@ -114,86 +219,128 @@ def _moment(value: str | None) -> datetime | None:
 
 
 class ProtectionOut(Schema):
-    tier: str
-    status: str
-    ends_at: datetime | None
+    """The order's buyer protection."""
+
+    tier: str = Field(description="`none`, `basic`, `plus` or `one_time`.", examples=["basic"])
+    status: str = Field(
+        description="`none`, `active`, `ended` (by the customer or with its case) or `expired`; "
+        "new values may be added.",
+        examples=["active"],
+    )
+    ends_at: datetime | None = Field(
+        description="When the protection ends, if it runs.", examples=["2026-04-01T10:00:00Z"]
+    )
 
 
 class OrderDetailOut(Schema):
-    order_number: str
-    placed_at: datetime
-    amount: Money
-    customer_email: str
-    customer_language: str
-    is_invoice: bool
-    payment_state: str
-    protection: ProtectionOut
-    shipments: list[ShipmentOut]
-    line_summary: str
-    paid_at: datetime | None
-    cancelled_at: datetime | None
-    refunded_outside_amount: Money
-    open_case: str | None = Field(description="The open case's id, if the order has one.")
-    customer_url: str = Field(
-        description="A signed link the customer follows to open a case for this order."
+    """An order as the portal holds it."""
+
+    order_number: str = Field(description="The merchant's order number.", examples=["A-10023"])
+    placed_at: datetime = Field(
+        description="When the customer ordered (UTC).", examples=["2026-03-02T10:00:00Z"]
     )
-    created_at: datetime
-    updated_at: datetime
+    amount: Money = Field(description="The order's amount.")
+    customer_email: str = Field(
+        description="The customer's email address.", examples=["ann@mail.example"]
+    )
+    customer_language: str = Field(
+        description="The language of the customer's emails.", examples=["nl"]
+    )
+    is_invoice: bool = Field(
+        description="A pay-later invoice (`true`) or paid at checkout.", examples=[True]
+    )
+    payment_state: str = Field(
+        description="`active` (to be paid), `paused` (during a dispute), `paid`, `cancelled`, "
+        "`charged_back`, ...; new values may be added.",
+        examples=["active"],
+    )
+    protection: ProtectionOut = Field(description="Its buyer protection.")
+    shipments: list[ShipmentOut] = Field(description="Its parcels.")
+    line_summary: str = Field(
+        description="What was ordered; may be empty.", examples=["1 trail shoe, size 42"]
+    )
+    paid_at: datetime | None = Field(
+        description="When an invoice was paid.", examples=["2026-03-16T09:00:00Z"]
+    )
+    cancelled_at: datetime | None = Field(
+        description="When the order was cancelled.", examples=["2026-03-02T12:00:00Z"]
+    )
+    refunded_outside_amount: Money = Field(description="Refunded outside the portal, in total.")
+    open_case: str | None = Field(
+        description="The open case's id, if the order has one.", examples=["DP-7K2M-Q9XD-4HTA"]
+    )
+    customer_url: str = Field(
+        description="A signed link the customer follows to open a case for this order.",
+        examples=[
+            "http://127.0.0.1:8000/open/link/eyJtIjoidHJhaWwtY28iLCJvIjoiQS0xMDAyMyJ9:1u2v3w:abc/"
+        ],
+    )
+    created_at: datetime = Field(
+        description="When the feed first sent it.", examples=["2026-03-02T10:01:00Z"]
+    )
+    updated_at: datetime = Field(
+        description="When it last changed (`updated_since` filters on it).",
+        examples=["2026-03-05T11:21:00Z"],
+    )
 
 
 class OrderWriteOut(Schema):
-    status: Literal["created", "updated", "unchanged"]
-    order: OrderDetailOut
+    status: Literal["created", "updated", "unchanged"] = Field(
+        description="What the request did to the order.", examples=["created"]
+    )
+    order: OrderDetailOut = Field(description="The order as it is now.")
 
 
 class OrderBatchIn(Schema):
-    # Each item is checked on its own (a bad one is refused alone), so the batch takes any
-    # objects; the schema documents them as OrderIn (BATCH_BODY below).
-    orders: list[Any] = Field(max_length=MAX_BATCH)
+    # Documented as OrderIn, but each item is checked on its own by the domain (a bad one is
+    # refused alone, in its result), so the items stay as sent: see _items_as_sent.
+    orders: list[OrderIn] = Field(
+        max_length=MAX_BATCH, description=f"At most {MAX_BATCH} orders, each as in POST /orders."
+    )
 
-
-BATCH_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["orders"],
-                    "properties": {
-                        "orders": {
-                            "type": "array",
-                            "maxItems": MAX_BATCH,
-                            "description": f"At most {MAX_BATCH} orders, each as in POST /orders.",
-                            "items": {"$ref": "#/components/schemas/OrderIn"},
-                        }
-                    },
-                }
-            }
-        },
-    }
-}
+    @field_validator("orders", mode="wrap")
+    @classmethod
+    def _items_as_sent(cls, value: Any, handler: Any) -> Any:
+        if not isinstance(value, list):
+            return handler(value)  # refused as not a list, as the schema says
+        if len(value) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} orders per batch")
+        return value
 
 
 class ItemError(Schema):
-    code: str
-    message: str
-    field: str | None
+    """Why one item of a batch was refused (the error shape's `error`)."""
+
+    code: str = Field(
+        description="As the codes of `POST /orders`' 409 and 422.", examples=["invalid"]
+    )
+    message: str = Field(
+        description="For people, in the request's language.",
+        examples=["The order was placed in the future."],
+    )
+    field: str | None = Field(description="The item's field at fault.", examples=["placed_at"])
 
 
 class OrderBatchResult(Schema):
-    order_number: str
-    status: Literal["created", "updated", "unchanged", "error"]
-    error: ItemError | None = None
+    order_number: str = Field(
+        description="The item's order number; empty when it had none.", examples=["A-10023"]
+    )
+    status: Literal["created", "updated", "unchanged", "error"] = Field(
+        description="What the batch did with the item.", examples=["created"]
+    )
+    error: ItemError | None = Field(None, description="Why an item is `error`; absent otherwise.")
 
 
 class OrderBatchOut(Schema):
-    results: list[OrderBatchResult]
+    results: list[OrderBatchResult] = Field(description="One per item, in the batch's order.")
 
 
 class OrderListOut(Schema):
-    data: list[OrderDetailOut]
-    next_cursor: str | None
+    data: list[OrderDetailOut] = Field(description="A page of orders, newest placed first.")
+    next_cursor: str | None = Field(
+        description="`cursor` for the next page; null on the last page.",
+        examples=["WyIyMDI2LTAzLTAyVDEwOjAwOjAwKzAwOjAwIiwgNDJd:1u2v3w:abc"],
+    )
 
 
 def order_out(order: Order, *, open_case: str | None, customer_url: str) -> OrderDetailOut:
@@ -241,14 +388,18 @@ def _orders_out(orders: list[Order]) -> list[OrderDetailOut]:
 
 @router.post(
     "",
-    response={200: OrderWriteOut, 201: OrderWriteOut, **ERRORS},
+    response={200: OrderWriteOut, 201: OrderWriteOut},
     url_name="orders",
     auth=requires(Scope.ORDERS_WRITE),
+    operation_id="create_order",
+    summary="Create or update an order",
+    openapi_extra=refusals({409: [ORDER_HAS_OPEN_CASE], 422: [ORDER_REFUSED]}),
 )
 @idempotent(domain_error_body)
 def put_order(request: HttpRequest, payload: OrderIn) -> Any:
-    """Create or update one order by its number (idempotent): `created`, `updated` or
-    `unchanged`. An order with an open case keeps its amount and currency (409)."""
+    """Create or update one order by its number: `201` with `created`, or `200` with `updated`
+    or `unchanged`; sent again, the same order is `unchanged`. An order with an open case keeps
+    its amount and currency (409)."""
     (result,) = orders_upsert(
         merchant=request_merchant(request),
         items=[payload.model_dump(mode="json")],
@@ -264,19 +415,25 @@ def put_order(request: HttpRequest, payload: OrderIn) -> Any:
 
 @router.post(
     "/batch",
-    response={200: OrderBatchOut, **ERRORS},
+    response={200: OrderBatchOut},
     url_name="orders-batch",
     auth=requires(Scope.ORDERS_WRITE),
-    openapi_extra=BATCH_BODY,
+    operation_id="create_orders_batch",
+    summary="Create or update up to 1 000 orders",
+    openapi_extra=refusals(
+        {413: ["`too_large`: the batch is over 2 MB of JSON; send fewer orders per call."]},
+    ),
 )
 @idempotent(domain_error_body)
 def put_orders(request: HttpRequest, payload: Body[OrderBatchIn]) -> Any:
-    """Up to 1 000 orders at once: one result per item, in order. Valid items are stored; a
-    bad one changes nothing and says why; the same batch sent again is all `unchanged`."""
+    """Up to 1 000 orders at once, each as in `POST /orders`: one result per item, in order.
+    Valid items are stored; a bad one changes nothing and says why in its `error` (the batch is
+    still `200`); the same batch sent again is all `unchanged`."""
     check_batch_size(request)
     items: list[dict[str, Any]] = []
     early: dict[int, dict[str, Any]] = {}
-    for position, raw in enumerate(payload.orders):
+    raw_items: list[Any] = list(payload.orders)  # as sent (OrderBatchIn._items_as_sent)
+    for position, raw in enumerate(raw_items):
         if isinstance(raw, dict):
             # Checked by the domain's own check_order, field by field, as import_orders does:
             # validating each item with OrderIn first would check it twice.
@@ -298,7 +455,7 @@ def put_orders(request: HttpRequest, payload: Body[OrderBatchIn]) -> Any:
         elif result.error is not None:
             out.append(
                 {
-                    "order_number": result.order_number,
+                    "order_number": _echoed(result.order_number),
                     "status": "error",
                     "error": error_body(
                         result.error.code, result.error.message, result.error.field
@@ -311,14 +468,25 @@ def put_orders(request: HttpRequest, payload: Body[OrderBatchIn]) -> Any:
 
 
 class OrderListQuery(Schema):
-    placed_from: datetime | None = Field(None, description="Orders placed at or after this.")
-    placed_before: datetime | None = Field(None, description="Orders placed before this.")
-    updated_since: datetime | None = Field(None, description="Orders changed at or after this.")
-    open_case: bool | None = Field(None, description="Only orders with (or without) an open case.")
-    cursor: str | None = Field(
-        None, max_length=500, description="`next_cursor` of the page before."
+    placed_from: datetime | None = Field(
+        None, description="Orders placed at or after this.", examples=["2026-03-01T00:00:00Z"]
     )
-    limit: int = Field(50, ge=1, le=200)
+    placed_before: datetime | None = Field(
+        None, description="Orders placed before this.", examples=["2026-04-01T00:00:00Z"]
+    )
+    updated_since: datetime | None = Field(
+        None, description="Orders changed at or after this.", examples=["2026-03-02T10:00:00Z"]
+    )
+    open_case: bool | None = Field(
+        None, description="Only orders with (`true`) or without an open case.", examples=[True]
+    )
+    cursor: str | None = Field(
+        None,
+        max_length=500,
+        description="`next_cursor` of the page before; left out for the first page.",
+        examples=["WyIyMDI2LTAzLTAyVDEwOjAwOjAwKzAwOjAwIiwgNDJd:1u2v3w:abc"],
+    )
+    limit: int = Field(50, ge=1, le=200, description="Orders per page.", examples=[50])
 
     @field_validator("placed_from", "placed_before", "updated_since")
     @classmethod
@@ -335,12 +503,15 @@ class OrderListQuery(Schema):
 
 @router.get(
     "",
-    response={200: OrderListOut, **ERRORS},
+    response={200: OrderListOut},
     url_name="orders-list",
     auth=requires(Scope.ORDERS_READ),
+    operation_id="list_orders",
+    summary="List the merchant's orders",
 )
 def list_orders(request: HttpRequest, query: Query[OrderListQuery]) -> Any:
-    """The merchant's orders, newest first, a page at a time (keyset on placing time)."""
+    """The merchant's orders, newest placed first, a page at a time: ask again with `cursor` set
+    to `next_cursor` until it is `null`. The filters combine."""
     rows = Order.objects.filter(merchant=request_merchant(request)).select_related("merchant")
     if query.placed_from:
         rows = rows.filter(placed_at__gte=query.placed_from)
@@ -387,21 +558,29 @@ def _order(request: HttpRequest, order_number: str) -> Order:
 
 @router.get(
     "/{order_number}",
-    response={200: OrderDetailOut, **ERRORS},
+    response={200: OrderDetailOut},
     url_name="order",
     auth=requires(Scope.ORDERS_READ),
+    operation_id="get_order",
+    summary="Get an order",
+    openapi_extra=refusals({404: [ORDER_NOT_FOUND]}),
 )
 def get_order(request: HttpRequest, order_number: OrderNumber) -> Any:
-    """One order, with its customer link and its open case, if any."""
+    """One order as the portal holds it, with the customer's link and its open case, if any."""
     (out,) = _orders_out([_order(request, order_number)])
     return out
 
 
 @router.patch(
     "/{order_number}",
-    response={200: OrderWriteOut, **ERRORS},
+    response={200: OrderWriteOut},
     url_name="order-patch",
     auth=requires(Scope.ORDERS_WRITE),
+    operation_id="update_order",
+    summary="Change an order",
+    openapi_extra=refusals(
+        {404: [ORDER_NOT_FOUND], 409: [ORDER_HAS_OPEN_CASE], 422: [ORDER_REFUSED]}
+    ),
 )
 def patch_order(request: HttpRequest, order_number: OrderNumber, payload: OrderPatchIn) -> Any:
     """Shipments and deliveries, a cancellation, a refund made outside the portal, an invoice
@@ -418,6 +597,12 @@ def patch_order(request: HttpRequest, order_number: OrderNumber, payload: OrderP
     assert result.order is not None  # noqa: S101 - set for every result without an error
     (out,) = _orders_out([result.order])
     return Status(200, {"status": result.status.value, "order": api_json(out)})
+
+
+def _echoed(number: str) -> str:
+    """A refused item's order number as sent, made storable: the answer is kept as JSON for
+    Idempotency-Key replays, and PostgreSQL's JSON takes no NUL and no lone surrogate."""
+    return number.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def check_batch_size(request: HttpRequest) -> None:
