@@ -28,3 +28,10 @@ class Actor:
 
 
 SYSTEM = Actor(ActorKind.SYSTEM, id="system")
+
+
+def staff_id(actor: Actor) -> int:
+    """The support member's user id, for records only staff make (holds, data requests)."""
+    if actor.kind != ActorKind.STAFF or actor.user_id is None:
+        raise ValueError("Only a support member can do this.")
+    return actor.user_id

@@ -73,6 +73,8 @@ def support_groups(django_db_blocker) -> None:  # type: ignore[no-untyped-def]
         migration.create_groups(apps, None)
         later = importlib.import_module("disputes.migrations.0011_reopen_and_protection_end")
         later.give_leads_reopen(apps, None)
+        personal = importlib.import_module("disputes.migrations.0016_personal_data")
+        personal.give_leads_the_personal_data_permissions(apps, None)
 
 
 @pytest.fixture(autouse=True)

@@ -11,16 +11,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 
 from .. import services
 from ..actors import Actor
 from ..choices import Party, State
 from ..models import Dispute
 from ..policies import FINAL_STATES
+from ..privacy import holds
 from .forms import (
     AssignForm,
     DecisionForm,
     DecisionRecordForm,
+    LegalHoldForm,
+    LiftHoldForm,
     ReopenForm,
     RequestInformationForm,
     ReturnDecisionForm,
@@ -102,6 +107,14 @@ def _reopen(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> object:
     return services.dispute_reopen(dispute=dispute, actor=actor, reason=data["reason"])
 
 
+def _hold(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> object:
+    return holds.legal_hold_place(dispute=dispute, actor=actor, reason=data["reason"])
+
+
+def _lift_hold(dispute: Dispute, actor: Actor, data: dict[str, Any]) -> object:
+    return holds.legal_hold_lift(dispute=dispute, actor=actor, reason=data["reason"])
+
+
 DESK_ACTIONS: dict[str, DeskAction] = {
     "assign_me": DeskAction(None, "", "", _assign_me),
     "assign": DeskAction(AssignForm, "assign", "assign_form", _assign),
@@ -109,7 +122,16 @@ DESK_ACTIONS: dict[str, DeskAction] = {
     "decide": DeskAction(DecisionForm, "decide", "decision_form", _decide),
     "decide_return": DeskAction(ReturnDecisionForm, "return", "return_form", _decide_return),
     "reopen": DeskAction(ReopenForm, "reopen", "reopen_form", _reopen),
+    "hold": DeskAction(LegalHoldForm, "hold", "hold_form", _hold),
+    "lift_hold": DeskAction(LiftHoldForm, "lift", "lift_hold_form", _lift_hold),
 }
+
+
+def staff_actor(request: HttpRequest) -> Actor:
+    """The signed-in support member as the actor of a desk action."""
+    if request.user.pk is None:
+        raise PermissionDenied
+    return Actor.staff(user_id=int(request.user.pk))
 
 
 def desk_actions_allowed(dispute: Dispute, user: Any, *, ignore_state: bool = False) -> set[str]:
@@ -135,4 +157,9 @@ def desk_actions_allowed(dispute: Dispute, user: Any, *, ignore_state: bool = Fa
     closed_for_good = dispute.state in FINAL_STATES
     if user.has_perm("disputes.reopen_dispute") and (closed_for_good or ignore_state):
         allowed.add("reopen")
+    if user.has_perm("disputes.hold_dispute"):
+        if ignore_state:
+            allowed.update({"hold", "lift_hold"})
+        else:
+            allowed.add("lift_hold" if holds.hold_in_force(dispute) else "hold")
     return allowed

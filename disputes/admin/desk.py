@@ -25,7 +25,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .. import services as desk
-from ..actors import Actor
 from ..choices import OPEN_STATES, Party, State
 from ..contracts import case_terms_summary
 from ..errors import DecisionIncomplete, DomainError, HearingRequired
@@ -45,10 +44,12 @@ from ..models import (
     Merchant,
 )
 from ..policies import evidence_for, merchant_heard, rate_standing
+from ..privacy.holds import hold_in_force
 from ..selectors import PUBLIC_ID_PATTERN, dispute_rate_counts
 from ..views.documents import document_response
-from .actions import DESK_ACTIONS, desk_actions_allowed
+from .actions import DESK_ACTIONS, desk_actions_allowed, staff_actor
 from .figures import figures_urls
+from .personal_data import personal_data_urls
 from .querystring import DeskModelAdmin
 
 
@@ -265,7 +266,7 @@ class DisputeAdmin(DeskModelAdmin):
 
     @admin.action(description=_("Assign to me"), permissions=["decide"])
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> None:
-        actor = _staff_actor(request)
+        actor = staff_actor(request)
         taken = 0
         for dispute in queryset.filter(assigned_to__isnull=True)[:100]:
             desk.dispute_assign(dispute=dispute, actor=actor, assignee_id=request.user.pk)
@@ -294,6 +295,7 @@ class DisputeAdmin(DeskModelAdmin):
                 name="disputes_dispute_document",
             ),
             *figures_urls(),
+            *personal_data_urls(),
             *super().get_urls(),
         ]
 
@@ -352,6 +354,7 @@ class DisputeAdmin(DeskModelAdmin):
             ),
             "merchant_rate": merchant_rate_recent(dispute.merchant, timezone.now()),
             "allowed": allowed,
+            "legal_hold": hold_in_force(dispute),
             **_evidence_context(dispute),
         }
         for name, desk_action in DESK_ACTIONS.items():
@@ -370,7 +373,7 @@ class DisputeAdmin(DeskModelAdmin):
         # Permissions are checked here, on every action, not only by hiding buttons.
         if action not in desk_actions_allowed(dispute, request.user, ignore_state=True):
             raise PermissionDenied
-        actor = _staff_actor(request)
+        actor = staff_actor(request)
         desk_action = DESK_ACTIONS[action]
         form = desk_action.bound_form(request.POST, dispute)
         try:
@@ -395,7 +398,9 @@ class DisputeAdmin(DeskModelAdmin):
     ) -> HttpResponseBase:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        attachment = Attachment.objects.filter(pk=attachment_id, dispute_id=object_id).first()
+        attachment = Attachment.objects.filter(
+            pk=attachment_id, dispute_id=object_id, erased_at__isnull=True
+        ).first()
         if attachment is None:
             raise Http404
         return document_response(attachment)
@@ -417,12 +422,6 @@ def _evidence_context(dispute: Dispute) -> dict[str, Any]:
         "merchant_heard": merchant_heard(case_history(dispute)),
         "record": decision_record(dispute),
     }
-
-
-def _staff_actor(request: HttpRequest) -> Actor:
-    if request.user.pk is None:
-        raise PermissionDenied
-    return Actor.staff(user_id=int(request.user.pk))
 
 
 def merchant_rate_recent(merchant: Merchant, now: Any) -> dict[str, Any]:

@@ -157,6 +157,27 @@ class ReopenForm(forms.Form):
     )
 
 
+class LegalHoldForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why is the case on hold? (support only reads it)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "While a hold is in force nothing of the case or its order is deleted or "
+            "pseudonymised, neither by the retention policy nor on the customer's request."
+        ),
+    )
+
+
+class LiftHoldForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why is the hold lifted?"), widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class CustomerEmailForm(forms.Form):
+    email = forms.EmailField(label=_("Customer's email address"))
+
+
 class AssignForm(forms.Form):
     assignee = forms.ModelChoiceField(
         label=_("Assign to"),

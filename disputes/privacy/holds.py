@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import events
-from ..actors import Actor
+from ..actors import Actor, staff_id
 from ..errors import DomainError
 from ..models import Dispute, LegalHold
 
@@ -64,7 +64,7 @@ def legal_hold_place(
         try:
             with transaction.atomic():
                 hold = LegalHold.objects.create(
-                    dispute=locked, reason=reason, placed_by_id=actor.user_id, placed_at=now
+                    dispute=locked, reason=reason, placed_by_id=staff_id(actor), placed_at=now
                 )
         except IntegrityError:  # one_legal_hold: a colleague placed one a moment ago
             raise AlreadyOnHold() from None
@@ -84,7 +84,7 @@ def legal_hold_lift(
         hold = locked.legal_holds.filter(lifted_at__isnull=True).first()
         if hold is None:
             raise NotOnHold()
-        hold.lifted_at, hold.lifted_by_id, hold.lift_reason = now, actor.user_id, reason
+        hold.lifted_at, hold.lifted_by_id, hold.lift_reason = now, staff_id(actor), reason
         hold.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
         events.record([events.legal_hold_lifted(locked, actor=actor, now=now, reason=reason)])
     return hold
