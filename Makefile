@@ -5,14 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-faults bench lint typecheck messages clean help
+.PHONY: run test test-faults bench lint lint-openapi openapi typecheck messages clean help
 
 help:
 	@echo "make run   - install, migrate, load demo data, serve web + worker + beat on :8000"
 	@echo "make test  - install and run the suite (PostgreSQL and Redis when reachable)"
 	@echo "make test-faults - the long fault tests: throwaway Redis, PostgreSQL and app servers"
 	@echo "make bench - fill a fresh PostgreSQL database with 1M cases and print the figures"
-	@echo "make lint  - ruff, mypy, the import contracts (lint-imports) and pip-audit"
+	@echo "make lint  - ruff, mypy, the import contracts (lint-imports), pip-audit, the API schema"
+	@echo "make openapi - write the served API schema to docs/openapi.json (commit it)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +77,31 @@ lint: $(STAMP)
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/audit_dependencies.py
+	$(MAKE) --no-print-directory lint-openapi
+
+# The API's contract (docs/api-changelog.md): docs/openapi.json is the schema /api/v1/openapi.json
+# serves (`make openapi` rewrites it, the same bytes on every machine); it passes Redocly's
+# recommended rules (redocly.yaml; @redocly/cli pinned in package-lock.json, installed by npm ci),
+# and openapi-python-client generates a client from it without a warning.
+openapi: $(STAMP)
+	$(BIN)/python manage.py export_openapi
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "make lint needs Node.js and npm, for @redocly/cli (package.json): install them"; \
+		exit 1; }
+	npm ci --no-audit --no-fund
+
+lint-openapi: $(STAMP) node_modules/.package-lock.json
+	$(BIN)/python manage.py export_openapi --check
+	npx --no-install redocly lint
+	@out=$$(mktemp -d); \
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/openapi-python-client generate --path docs/openapi.json \
+		--output-path "$$out/client" --meta none >"$$out/log" 2>&1; status=$$?; \
+	cat "$$out/log"; \
+	if [ $$status -ne 0 ] || grep -qiE "warning|error" "$$out/log"; then \
+		rm -rf "$$out"; echo "openapi-python-client: the schema needs fixing (above)"; exit 1; fi; \
+	rm -rf "$$out"; echo "openapi-python-client: a client generates without warnings"
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
