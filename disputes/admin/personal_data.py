@@ -3,6 +3,8 @@ case's bundle for an ADR body. Every request is logged by the services it calls.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest
@@ -11,11 +13,12 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 
-from ..models import Dispute
+from ..models import Dispute, PersonalDataRequest
 from ..privacy.bundle import case_bundle
 from ..privacy.erasure import erasure_apply, erasure_plan
 from ..privacy.export import customer_export
 from ..privacy.policies import all_policies
+from ..privacy.removal import is_pseudonym, pseudonym
 from .actions import staff_actor
 from .forms import CustomerEmailForm
 
@@ -28,7 +31,7 @@ def personal_data_view(request: HttpRequest) -> HttpResponseBase:
     would do. POST `erase` (after the plan, with `confirm`): do it and show the report."""
     if not request.user.has_perm("disputes.handle_personal_data"):
         raise PermissionDenied
-    form = CustomerEmailForm(request.POST or None, initial={"email": request.GET.get("email")})
+    form = CustomerEmailForm(request.POST or None)  # posted: no email in a URL or a log
     context = {
         **admin.site.each_context(request),
         "title": _("A customer's personal data"),
@@ -71,3 +74,33 @@ def personal_data_urls() -> list[URLPattern]:
         path("personal-data/", view(personal_data_view), name=PERSONAL_DATA_URL_NAME),
         path("<int:object_id>/bundle/", view(case_bundle_view), name=BUNDLE_URL_NAME),
     ]
+
+
+@admin.register(PersonalDataRequest)
+class PersonalDataRequestAdmin(admin.ModelAdmin):
+    """The log of exports and erasures: read only, never changed or removed by hand."""
+
+    list_display = ["handled_at", "kind", "pseudonym", "handled_by"]
+    list_filter = ["kind"]
+    search_fields = ["pseudonym"]
+    list_select_related = ["handled_by"]
+    readonly_fields = ["kind", "pseudonym", "handled_by", "handled_at", "summary"]
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.has_perm("disputes.handle_personal_data")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
+        """Search by the customer's email: it is turned into the pseudonym the log holds."""
+        term = search_term.strip()
+        if "@" in term and not is_pseudonym(term):
+            term = pseudonym(term)
+        return (queryset.filter(pseudonym=term), False) if term else (queryset, False)

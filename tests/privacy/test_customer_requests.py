@@ -253,3 +253,18 @@ def test_a_customer_link_stops_working_once_the_case_is_pseudonymised(
     page = client.get(url)
     assert page.status_code != 200 or "I am Jan" not in page.content.decode()
     assert "I am Jan" not in page.content.decode()
+
+
+def test_the_log_is_found_by_the_customers_email_and_never_shows_it(
+    client: Any, two_customers: dict[str, Any]
+) -> None:
+    client.force_login(_staff("support lead"))
+    _export(client, "jan@mail.example")
+    log = reverse("admin:disputes_personaldatarequest_changelist")
+    page = client.get(log, {"q": "Jan@mail.example"}).content.decode()
+    request = PersonalDataRequest.objects.get()
+    assert request.pseudonym in page
+    assert page.lower().count("jan@mail.example") == 1  # the search box's own value only
+    assert request.pseudonym not in client.get(log, {"q": "piet@mail.example"}).content.decode()
+    client.force_login(_staff("support agent"))
+    assert client.get(log).status_code == 403
