@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -68,20 +69,27 @@ def _delete_files(names: Sequence[str]) -> None:
         default_storage.delete(name)  # a file already gone is no error
 
 
+@dataclass(frozen=True)
+class Removed:
+    cases: int = 0
+    timeline_entries: int = 0  # entries whose personal text became the marker
+    documents: int = 0  # files deleted
+
+
 def pseudonymise_cases(
     dispute_ids: Sequence[int], *, now: datetime, actor: Actor = SYSTEM
-) -> tuple[int, int]:
-    """The parties' words become the marker, the customer's email its pseudonym, the
-    customer link stops working. Returns (cases, timeline entries redacted)."""
+) -> Removed:
+    """The documents are deleted, the parties' words become the marker, the customer's email
+    its pseudonym, the customer link stops working."""
     cases = list(
         Dispute.objects.filter(pk__in=dispute_ids, pseudonymised_at__isnull=True).values_list(
             "pk", "order_id", "order__customer_email"
         )
     )
     if not cases:
-        return 0, 0
+        return Removed()
     ids = [pk for pk, _, _ in cases]
-    erase_documents(
+    documents = erase_documents(
         list(Attachment.objects.filter(dispute_id__in=ids).values_list("pk", flat=True)),
         now=now,
         actor=actor,
@@ -98,7 +106,7 @@ def pseudonymise_cases(
     pseudonymise_orders([order_id for _, order_id, _ in cases], now=now)
     _note({pk: redacted for pk in ids}, now=now, actor=actor, what="personal_text")
     signals.personal_data_removed.send(sender=Dispute, dispute_ids=ids, now=now)
-    return len(ids), redacted
+    return Removed(cases=len(ids), timeline_entries=redacted, documents=documents)
 
 
 def _redact_timelines(emails: dict[int, str], *, now: datetime) -> int:

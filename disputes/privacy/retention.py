@@ -115,18 +115,14 @@ def apply_retention(
     now = now or timezone.now()
     size = batch_size or settings.RETENTION_BATCH_SIZE
     report = RetentionReport()
-    report.documents = _in_batches(
-        documents_due(months_before(now, policy(Kind.DOCUMENTS).months)),
-        lock=Dispute,
-        lock_field="dispute_id",
-        apply=lambda ids: erase_documents(ids, now=now),
-        size=size,
-    )
 
+    # Cases first: a case due for both loses its documents and its words in one transaction,
+    # so a user acting on it at that moment finds it either untouched or done.
     def cases(ids: list[int]) -> int:
-        count, entries = pseudonymise_cases(ids, now=now)
-        report.timeline_entries += entries
-        return count
+        removed = pseudonymise_cases(ids, now=now)
+        report.timeline_entries += removed.timeline_entries
+        report.documents += removed.documents
+        return removed.cases
 
     report.cases = _in_batches(
         cases_due(months_before(now, personal_text_months())),
@@ -135,6 +131,14 @@ def apply_retention(
         apply=cases,
         size=size,
     )
+    report.documents += _in_batches(
+        documents_due(months_before(now, policy(Kind.DOCUMENTS).months)),
+        lock=Dispute,
+        lock_field="dispute_id",
+        apply=lambda ids: erase_documents(ids, now=now),
+        size=size,
+    )
+
     report.orders = _in_batches(
         orders_without_case_due(months_before(now, policy(Kind.ORDERS_WITHOUT_CASE).months)),
         lock=Order,

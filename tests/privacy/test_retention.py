@@ -4,6 +4,7 @@ statements stay as they were."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -281,3 +282,39 @@ def test_the_database_allows_the_redaction_and_nothing_else(
             connection.cursor() as cursor,
         ):
             cursor.execute(sql, params)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("support_groups")
+def test_the_job_racing_a_reopening_gives_one_or_the_other_never_half(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Support reopens a case at the moment the job removes its data: either the job went
+    first (removed, then reopened) or the reopening did (nothing removed); the timeline's
+    chain holds either way."""
+    from tests.disputes.test_deadline_jobs import run_together
+
+    outcomes = set()
+    for round_number in range(4):
+        story = escalated_and_decided(email=f"race{round_number}@mail.example")
+        due = months_after(story.closed_at, 13) + timedelta(hours=1)
+        support = staff_actor()
+        results = run_together(
+            lambda due=due: apply_retention(now=due),
+            lambda story=story, due=due, support=support: services.dispute_reopen(
+                dispute=story.dispute, actor=support, reason="New facts", now=due
+            ),
+        )
+        assert not any(isinstance(result, Exception) for result in results), results
+        dispute = Dispute.objects.get(pk=story.dispute.pk)
+        assert dispute.is_open  # the reopening always takes effect
+        erased = [a.erased_at is not None for a in Attachment.objects.filter(dispute=dispute)]
+        if dispute.pseudonymised_at is None:
+            assert erased == [False, False]
+            outcomes.add("reopened first")
+        else:
+            assert erased == [True, True]
+            assert dispute.customer_message == MARKER
+            outcomes.add("removed first")
+        call_command("verify_timeline", dispute.public_id, stdout=io.StringIO())
+    assert outcomes  # which order won is up to the scheduler; both are whole
