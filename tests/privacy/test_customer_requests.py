@@ -268,3 +268,37 @@ def test_the_log_is_found_by_the_customers_email_and_never_shows_it(
     assert request.pseudonym not in client.get(log, {"q": "piet@mail.example"}).content.decode()
     client.force_login(_staff("support agent"))
     assert client.get(log).status_code == 403
+
+
+def test_the_export_and_the_erasure_take_the_same_queries_for_one_case_or_many(
+    db: Any, support_groups: None
+) -> None:
+    """No query per case, entry or document: a customer with many cases costs no more trips."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from disputes.privacy.erasure import erasure_plan
+    from disputes.privacy.export import customer_export
+    from tests.factories import staff_actor
+
+    escalated_and_decided(email="one@mail.example")
+    for _ in range(3):
+        escalated_and_decided(email="many@mail.example")
+    actor = staff_actor()
+    counts = []
+    for email in ("one@mail.example", "many@mail.example"):
+        with CaptureQueriesContext(connection) as export_queries:
+            customer_export(email=email, actor=actor)
+        with CaptureQueriesContext(connection) as plan_queries:
+            erasure_plan(email=email)
+        counts.append((len(export_queries), len(plan_queries)))
+    assert counts[0] == counts[1]
+
+
+def test_a_wrong_email_is_a_clear_message(client: Any, db: Any, support_groups: None) -> None:
+    client.force_login(_staff("support lead"))
+    page = client.post(
+        reverse("admin:disputes_personal_data"), {"email": "not an email", "action": "export"}
+    )
+    assert page.status_code == 200
+    assert "Enter a valid email address." in page.content.decode()
