@@ -223,3 +223,37 @@ class WebhookAttempt(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class Event(models.Model):
+    """What happened for a merchant, as its webhooks carry it: kept for the events feed
+    (GET /events) whether or not an endpoint subscribes, for EVENT_KEPT_FOR (api/events.py).
+
+    Written with the webhooks' outbox messages, in the same transaction; `public_id` is the
+    `webhook-id` of every delivery of the event and the `id` in its body.
+    """
+
+    public_id = models.CharField(max_length=40, unique=True)
+    merchant = models.ForeignKey("disputes.Merchant", on_delete=models.CASCADE, related_name="+")
+    event_type = models.CharField(_("type"), max_length=64)
+    # The case it is about, if any; the event goes with the case.
+    dispute = models.ForeignKey(
+        "disputes.Dispute", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # The body's `data`, as delivered.
+    payload = models.JSONField()
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The feed's three reads, each a keyset on id within the merchant.
+            models.Index(fields=["merchant", "id"], name="api_event_merchant"),
+            models.Index(fields=["merchant", "event_type", "id"], name="api_event_merchant_type"),
+            models.Index(fields=["merchant", "dispute", "id"], name="api_event_merchant_case"),
+            # The retention job's.
+            models.Index(fields=["created_at"], name="api_event_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.event_type}"

@@ -1,8 +1,9 @@
 """Webhooks: queued in the outbox like email, signed per Standard Webhooks when sent.
 
-`queue_webhooks` writes one outbox message per subscribed, enabled endpoint, in the caller's
-transaction; the outbox calls `webhook_deliver` (registered as the webhook channel's sender)
-for each attempt and `webhook_next_attempt_at` after a failure.
+`queue_webhooks` keeps every event in the event store (api.Event, the events feed) and writes
+one outbox message per subscribed, enabled endpoint, both in the caller's transaction; each
+delivery's `webhook-id` is its event's id. The outbox calls `webhook_deliver` (registered as
+the webhook channel's sender) for each attempt and `webhook_next_attempt_at` after a failure.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from notifications.services import (
     request_delivery,
 )
 
-from ..models import EndpointAudience, WebhookAttempt, WebhookEndpoint
+from ..events import event_body, event_public_id
+from ..models import EndpointAudience, Event, WebhookAttempt, WebhookEndpoint
 from .addresses import pin_address
 from .policies import webhook_endpoint_fails_for_good
 from .policies import webhook_next_attempt_at as _retry_at
@@ -66,18 +68,22 @@ class WebhookUndeliverable(WebhookFailed):
 class WebhookEvent:
     merchant_id: int
     event_type: str
-    # The data, or a function making it: called only when an endpoint subscribes to the event
-    # (a sweep escalates thousands of cases, most of whose shops have no webhook).
+    # The data, or a function making it. The event store keeps every event's data, so it is
+    # always made now; a function still lets a caller build events before knowing the data.
     payload: dict[str, Any] | Callable[[], dict[str, Any]]
     dedupe_key: str
     dispute_id: int | None = None
+    # Only to this endpoint of the merchant, whatever it subscribes to (the test `ping`).
+    endpoint_id: int | None = None
 
 
 # --- Queueing ------------------------------------------------------------------------------------
 
 
 def queue_webhooks(*, events: Sequence[WebhookEvent], now: datetime) -> int:
-    """One outbox message per subscribed, enabled endpoint; one query for all merchants."""
+    """Keep each event (api.Event) and write one outbox message per subscribed, enabled
+    endpoint: one query for the endpoints of all merchants, one insert of the events and the
+    outbox's insert, however many events. Returns the number of messages queued."""
     if not events:
         return 0
     endpoints: dict[int, list[WebhookEndpoint]] = defaultdict(list)
@@ -86,12 +92,28 @@ def queue_webhooks(*, events: Sequence[WebhookEvent], now: datetime) -> int:
     ):
         assert endpoint.merchant_id is not None  # noqa: S101 - filtered by merchant
         endpoints[endpoint.merchant_id].append(endpoint)
+    stored = [
+        Event(
+            public_id=event_public_id(event.merchant_id, event.dedupe_key),
+            merchant_id=event.merchant_id,
+            event_type=event.event_type,
+            dispute_id=event.dispute_id,
+            payload=event.payload() if callable(event.payload) else event.payload,
+            created_at=now,
+        )
+        for event in events
+    ]
+    # An event queued again (a rerun) has the same id: kept once, and its outbox messages,
+    # which carry the same dedupe keys, are written once too.
+    Event.objects.bulk_create(stored, ignore_conflicts=True)
     messages = []
-    for event in events:
-        wanted = [e for e in endpoints.get(event.merchant_id, []) if event.event_type in e.events]
-        if not wanted:
-            continue
-        data = event.payload() if callable(event.payload) else event.payload
+    for event, row in zip(events, stored, strict=True):
+        wanted = [
+            e
+            for e in endpoints.get(event.merchant_id, [])
+            if (e.pk == event.endpoint_id if event.endpoint_id else event.event_type in e.events)
+        ]
+        body = event_body(row)
         messages += [
             NewMessage(
                 dedupe_key=f"webhook:{endpoint.pk}:{event.dedupe_key}"[:255],
@@ -99,15 +121,7 @@ def queue_webhooks(*, events: Sequence[WebhookEvent], now: datetime) -> int:
                 kind=event.event_type,
                 recipient=endpoint.url,
                 dispute_id=event.dispute_id,
-                context={
-                    "endpoint_id": endpoint.pk,
-                    "webhook_id": f"msg_{uuid.uuid4().hex}",
-                    "payload": {
-                        "type": event.event_type,
-                        "timestamp": now.isoformat(),
-                        "data": data,
-                    },
-                },
+                context={"endpoint_id": endpoint.pk, "webhook_id": row.public_id, "payload": body},
             )
             for endpoint in wanted
         ]

@@ -1,22 +1,35 @@
-"""A merchant's webhook endpoints: made, changed and given a new secret here."""
+"""A merchant's webhook endpoints: made, changed, given a new secret, tested and deleted here
+(by the portal's pages and the API's /webhook-endpoints alike)."""
 
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.utils.translation import gettext
+from django.db import transaction
+from django.utils.translation import gettext, gettext_lazy
 
+from disputes.errors import TransitionNotAllowed
+from notifications.models import Channel, DeliveryStatus, OutboxMessage
+
+from ..events import PING, event_public_id
 from ..models import EndpointAudience, WebhookEndpoint
 from .addresses import IPAddress, Refusal, refusal, resolve
+from .delivery import WebhookEvent, queue_webhooks
 from .signing import SECRET_GRACE_PERIOD, new_secret
 
 
 class WebhookUrlRejected(ValueError):
     pass
+
+
+class WebhookEndpointDisabled(TransitionNotAllowed):
+    code = "endpoint_disabled"
+    default_message = gettext_lazy("The endpoint is disabled: enable it first.")
 
 
 def check_webhook_url(url: str) -> None:
@@ -140,3 +153,37 @@ def provider_endpoint_create(*, url: str, description: str, now: datetime) -> We
         secret=new_secret(),
         created_at=now,
     )
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Remove the endpoint and its delivery log; what was still waiting for it is not sent."""
+    with transaction.atomic():
+        OutboxMessage.objects.filter(
+            channel=Channel.WEBHOOK,
+            status=DeliveryStatus.PENDING,
+            context__endpoint_id=endpoint.pk,
+        ).update(status=DeliveryStatus.FAILED, last_error="Endpoint deleted.")
+        endpoint.delete()
+
+
+def webhook_endpoint_ping(*, endpoint: WebhookEndpoint, now: datetime) -> str:
+    """Queue a signed `ping` event to this endpoint alone, through the outbox like every
+    webhook (kept in the events feed too); the event's id, which is its `webhook-id`."""
+    if not endpoint.enabled:
+        raise WebhookEndpointDisabled()
+    assert endpoint.merchant_id is not None  # noqa: S101 - merchants' endpoints only
+    dedupe_key = f"{PING}:{endpoint.pk}:{uuid.uuid4().hex}"
+    with transaction.atomic():
+        queue_webhooks(
+            events=[
+                WebhookEvent(
+                    merchant_id=endpoint.merchant_id,
+                    event_type=PING,
+                    payload={"endpoint_id": endpoint.pk},
+                    dedupe_key=dedupe_key,
+                    endpoint_id=endpoint.pk,
+                )
+            ],
+            now=now,
+        )
+    return event_public_id(endpoint.merchant_id, dedupe_key)

@@ -83,8 +83,9 @@ def test_a_new_case_is_delivered_signed(merchant, receiver):
     outbox_deliver_due()
     ((headers, body),) = state.received
     assert verify_standard_webhook(endpoint.secret, headers, body)
-    assert headers["webhook-id"].startswith("msg_")
     payload = json.loads(body)
+    assert headers["webhook-id"].startswith("evt_")
+    assert headers["webhook-id"] == payload["id"]  # the event's id, as the events feed has it
     assert payload["type"] == "dispute.opened"
     assert payload["data"]["dispute"]["id"] == dispute.public_id
     assert payload["data"]["dispute"]["disputed_amount"] == {"value": "100.00", "currency": "EUR"}
