@@ -22,6 +22,11 @@ class Scope(StrEnum):
     DISPUTES_WRITE = "disputes:write"
     INSTRUCTIONS_READ = "instructions:read"
     FEES_READ = "fees:read"
+    # The merchant's webhook endpoints (GET / POST / PATCH / DELETE /webhook-endpoints).
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
+    # The events feed (GET /events): what the webhooks carry, kept for 30 days.
+    EVENTS_READ = "events:read"
     # Test mode: play the customer and the clock for a test merchant's orders.
     TEST_WRITE = "test:write"
 
@@ -54,5 +59,8 @@ SCOPE_LABELS = {
     Scope.DISPUTES_WRITE: _("Answer cases, send messages and evidence"),
     Scope.INSTRUCTIONS_READ: _("Read payment instructions"),
     Scope.FEES_READ: _("Read fee statements"),
+    Scope.WEBHOOKS_READ: _("Read webhook endpoints"),
+    Scope.WEBHOOKS_WRITE: _("Manage webhook endpoints (add, change, delete, test, new secret)"),
+    Scope.EVENTS_READ: _("Read the events feed"),
     Scope.TEST_WRITE: _("Drive a test merchant's cases (test mode)"),
 }

@@ -1,4 +1,5 @@
-"""Reads for the API: the merchant's cases by keyset pages with a signed cursor."""
+"""Reads for the API: the merchant's cases by keyset pages with a signed cursor, the documents
+of its cases, and its events feed."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.core import signing
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from disputes.errors import DomainError
-from disputes.models import Dispute, Merchant
+from disputes.models import Attachment, Dispute, Merchant
+from disputes.selectors import MERCHANT_VISIBLE
+
+from .models import Event
 
 _CURSOR_SALT = "disputes.api-list"
 
@@ -156,3 +161,69 @@ def dispute_list_for_merchant(
         last = page[-1]
         next_cursor = signing.dumps([last.opened_at.isoformat(), last.pk], salt=_CURSOR_SALT)
     return DisputePage(rows=page, next_cursor=next_cursor)
+
+
+# --- Documents -----------------------------------------------------------------------------------
+
+
+def merchant_documents(
+    merchant: Merchant, *, dispute: Dispute | None = None, include_erased: bool = False
+) -> QuerySet[Attachment]:
+    """The documents of the merchant's cases that the merchant may see, oldest first: those of
+    timeline entries it sees (the customer's and its own; the portal's MERCHANT_VISIBLE rule),
+    never support-only notes nor a document on an entry the merchant does not see. The one
+    place that says which; `dispute` narrows it to one case. Documents erased by the retention
+    job are left out, unless `include_erased` (a download of one answers 410 Gone). Each row
+    carries `event_visibility`, its entry's visibility."""
+    documents = Attachment.objects.filter(
+        dispute__merchant=merchant, event__visibility__in=MERCHANT_VISIBLE
+    ).annotate(event_visibility=F("event__visibility"))
+    if dispute is not None:
+        documents = documents.filter(dispute=dispute)
+    if not include_erased:
+        documents = documents.filter(erased_at__isnull=True)
+    return documents.order_by("created_at", "id")
+
+
+# --- Events feed ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventPage:
+    rows: list[Event]
+    next_after: str | None
+
+
+def merchant_event(merchant: Merchant, public_id: str) -> Event | None:
+    return Event.objects.filter(merchant=merchant, public_id=public_id).first()
+
+
+def merchant_events(
+    merchant: Merchant,
+    *,
+    after: str | None,
+    limit: int,
+    event_type: str = "",
+    dispute: Dispute | None = None,
+) -> EventPage:
+    """The merchant's events oldest first, a keyset on id after the event `after` (one of the
+    merchant's: else InvalidCursor); each filter has its index (merchant, [type | case], id)."""
+    events = Event.objects.filter(merchant=merchant)
+    if event_type:
+        events = events.filter(event_type=event_type)
+    if dispute is not None:
+        events = events.filter(dispute=dispute)
+    if after:
+        after_pk = (
+            Event.objects.filter(merchant=merchant, public_id=after)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if after_pk is None:
+            raise InvalidCursor(
+                gettext("No event of this merchant has this id (events are kept for 30 days)."),
+                field="after",
+            )
+        events = events.filter(pk__gt=after_pk)
+    rows = list(events.order_by("pk")[:limit])
+    return EventPage(rows=rows, next_after=rows[-1].public_id if rows else None)

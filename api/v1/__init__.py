@@ -16,7 +16,17 @@ from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 
-from . import disputes, fees, files, instructions, merchants, orders, testing
+from . import (
+    disputes,
+    events,
+    fees,
+    files,
+    instructions,
+    merchants,
+    orders,
+    testing,
+    webhook_endpoints,
+)
 from .auth import ApiKeyAuth
 from .errors import install_error_handlers
 from .openapi import DESCRIPTION, INFO_EXTRA, SERVERS, TAGS, check_operation_ids, complete_schema
@@ -75,9 +85,12 @@ api = DisputeApi(
 )
 install_error_handlers(api)
 api.add_router("/disputes", disputes.router)
+api.add_router("/disputes", files.case_router)
+api.add_router("/events", events.router)
 api.add_router("/files", files.router)
 api.add_router("/fees", fees.router)
 api.add_router("/merchants", merchants.router)
 api.add_router("/orders", orders.router)
 api.add_router("/payment-instructions", instructions.router)
 api.add_router("/test", testing.router)
+api.add_router("/webhook-endpoints", webhook_endpoints.router)

@@ -12,11 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from api.keys import api_key_create
-from api.models import KeyOwner
+from api.models import Event, KeyOwner
 from api.scopes import ALLOWED_SCOPES, LEGACY_SCOPES, Scope
 from api.v1 import api as v1
+from api.webhooks.endpoints import webhook_endpoint_create
 from disputes.models import PlatformPartner
-from tests.factories import MerchantFactory, OrderFactory, open_dispute
+from tests.factories import MerchantFactory, OrderFactory
+
+from .case_documents import case_with_documents
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +29,9 @@ class Op:
     method: str
     scope: Scope
     merchant: str  # "required", "optional" or "none": whether it acts for one merchant
-    args: str = ""  # "dispute", "statement", "order", "slug": what its path names
+    # "dispute", "statement", "order", "slug", "document", "endpoint", "event": what its path
+    # names
+    args: str = ""
 
 
 OPERATIONS: dict[str, Op] = {
@@ -38,6 +43,17 @@ OPERATIONS: dict[str, Op] = {
     "dispute-messages": Op("post", Scope.DISPUTES_WRITE, "required", "dispute"),
     "dispute-evidence": Op("post", Scope.DISPUTES_WRITE, "required", "dispute"),
     "files": Op("post", Scope.DISPUTES_WRITE, "required"),
+    "dispute-files": Op("get", Scope.DISPUTES_READ, "required", "dispute"),
+    "file-content": Op("get", Scope.DISPUTES_READ, "required", "document"),
+    "webhook-endpoints": Op("post", Scope.WEBHOOKS_WRITE, "required"),
+    "webhook-endpoints-list": Op("get", Scope.WEBHOOKS_READ, "required"),
+    "webhook-endpoint": Op("get", Scope.WEBHOOKS_READ, "required", "endpoint"),
+    "webhook-endpoint-patch": Op("patch", Scope.WEBHOOKS_WRITE, "required", "endpoint"),
+    "webhook-endpoint-delete": Op("delete", Scope.WEBHOOKS_WRITE, "required", "endpoint"),
+    "webhook-endpoint-rotate-secret": Op("post", Scope.WEBHOOKS_WRITE, "required", "endpoint"),
+    "webhook-endpoint-test": Op("post", Scope.WEBHOOKS_WRITE, "required", "endpoint"),
+    "events": Op("get", Scope.EVENTS_READ, "required"),
+    "event": Op("get", Scope.EVENTS_READ, "required", "event"),
     "fee-statements": Op("get", Scope.FEES_READ, "required"),
     "fee-statement": Op("get", Scope.FEES_READ, "required", "statement"),
     "merchants": Op("post", Scope.MERCHANTS_WRITE, "none"),
@@ -103,12 +119,22 @@ def world(db):  # type: ignore[no-untyped-def]
     partner = PlatformPartner.objects.create(name="ShopPlatform", slug="shopplatform")
     merchant = MerchantFactory(platform_partner=partner, test_mode=True)
     order = OrderFactory(merchant=merchant)
-    dispute = open_dispute(merchant=merchant)
+    case = case_with_documents(merchant)  # opens the case: its events are kept
+    endpoint = webhook_endpoint_create(
+        merchant_id=merchant.pk,
+        url="http://127.0.0.1:9/hook",  # never delivered: the test's transaction never commits
+        events=["dispute.opened"],
+        description="",
+        now=timezone.now(),
+    )
     return {
         "partner": partner,
         "merchant": merchant,
         "order": order,
-        "dispute": dispute,
+        "dispute": case.dispute,
+        "document": f"doc_{case.customers.pk}",
+        "endpoint": endpoint,
+        "event": Event.objects.filter(merchant=merchant).first(),
         "other_partner": PlatformPartner.objects.create(name="Other", slug="other"),
         "other_merchant": MerchantFactory(),
     }
@@ -121,6 +147,9 @@ def url_for(name: str, world: dict) -> str:  # type: ignore[type-arg]
         "statement": [1],
         "order": [world["order"].order_number],
         "slug": [world["merchant"].slug],
+        "document": [world["document"]],
+        "endpoint": [world["endpoint"].pk],
+        "event": [world["event"].public_id],
     }[OPERATIONS[name].args]
     return reverse(f"api-v1:{name}", args=args)
 

@@ -14,13 +14,16 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from api.keys import api_key_create, api_key_revoke, hash_key
-from api.models import ApiKey, ApiUpload, IdempotencyRecord
+from api.models import ApiKey, ApiUpload, Event, IdempotencyRecord
+from api.webhooks.endpoints import webhook_endpoint_create
 from disputes.choices import EventType, Program, Reason, State, Visibility
 from disputes.models import Dispute, DisputeEvent, PlatformPartner
 from disputes.uploads import MAX_FILE_SIZE
 from tests.billing.factories import issued_statement
 from tests.documents import PDF
 from tests.factories import MerchantFactory, open_dispute
+
+from .case_documents import case_with_documents
 
 
 def post(client: Client, url: str, body: dict, **headers: str):  # type: ignore[no-untyped-def]
@@ -376,6 +379,17 @@ FOREIGN = {
     "test-open": None,  # a live merchant's key is refused before any lookup (test_test_mode)
     "test-reply": None,
     "test-advance": None,
+    "dispute-files": ("get", lambda o: o["dispute"].public_id),
+    "file-content": ("get", lambda o: o["document"]),
+    "webhook-endpoints": None,  # creates the key's own merchant's endpoint
+    "webhook-endpoints-list": None,  # lists only the key's own (test_webhook_endpoints_api.py)
+    "webhook-endpoint": ("get", lambda o: o["endpoint"].pk),
+    "webhook-endpoint-patch": ("patch", lambda o: o["endpoint"].pk),
+    "webhook-endpoint-delete": ("delete", lambda o: o["endpoint"].pk),
+    "webhook-endpoint-rotate-secret": ("post", lambda o: o["endpoint"].pk),
+    "webhook-endpoint-test": ("post", lambda o: o["endpoint"].pk),
+    "events": None,  # the key's own merchant's feed (test_events_feed.py)
+    "event": ("get", lambda o: o["event"].public_id),
 }
 NOT_OPERATIONS = {"api-root", "openapi-json", "openapi-view"}
 
@@ -400,15 +414,36 @@ def test_every_api_url_is_classified_for_tenant_isolation():
 
 @pytest.mark.parametrize("name", sorted(n for n, spec in FOREIGN.items() if spec))
 def test_another_merchants_objects_are_not_found(api, name):
-    foreign = open_dispute()
-    objects = {"dispute": foreign, "statement": issued_statement(foreign.merchant)}
+    theirs = case_with_documents(MerchantFactory())
+    foreign = theirs.dispute
+    endpoint = webhook_endpoint_create(
+        merchant_id=foreign.merchant_id,
+        url="http://127.0.0.1:9/hook",
+        events=["dispute.opened"],
+        description="",
+        now=timezone.now(),
+    )
+    objects = {
+        "dispute": foreign,
+        "statement": issued_statement(foreign.merchant),
+        "document": f"doc_{theirs.customers.pk}",
+        "endpoint": endpoint,
+        "event": Event.objects.filter(merchant_id=foreign.merchant_id).first(),
+    }
     method, arg = FOREIGN[name]  # type: ignore[misc]
     url = reverse(f"api-v1:{name}", args=[arg(objects)])
-    body = {"refund": "full", "message": "mine now", "files": []}
-    response = post(api, url, body) if method == "post" else api.get(url)
+    body = {"refund": "full", "message": "mine now", "files": [], "enabled": False}
+    if method == "post":
+        response = post(api, url, body)
+    elif method == "get":
+        response = api.get(url)
+    else:
+        response = getattr(api, method)(url, body, content_type="application/json")
     assert response.status_code == 404, (name, response.content)
     assert error_of(response)["code"] == "not_found"
     assert Dispute.objects.get(pk=foreign.pk).state == State.AWAITING_MERCHANT
+    endpoint.refresh_from_db()  # still there, unchanged
+    assert endpoint.enabled
 
 
 def test_another_merchants_file_ids_are_unknown(api, merchant):
