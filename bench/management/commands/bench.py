@@ -4,8 +4,9 @@ Run it on a database filled by `manage.py bench_data`. The sweep and the case op
 data, so the read-only figures run first (the customer's pages, "customer", among them), the
 support desk's ("desk") right after the sweep, whose 100 000 escalations bring the support queue
 to about 180 000 cases, and the order intake figures ("orders": the batch API,
-"import": import_orders, its rate and its memory) add about 1.9 million orders last; run
-`make bench` again for a fresh database. `--only orders --only import` runs just those."""
+"import": import_orders, its rate and its memory) add about 1.9 million orders; the retention job
+("retention") pseudonymises the 50 000 oldest closed cases last; run `make bench` again for a
+fresh database. `--only orders --only import` runs just those."""
 
 from __future__ import annotations
 
@@ -25,7 +26,18 @@ from bench.data import LARGE_SLUG, THOUSAND_SLUG
 from bench.results import RESULTS_PATH, Figure, table, write_results
 from disputes.models import Dispute, Merchant, Order
 
-_STEPS = ("pages", "api", "customer", "sweep", "desk", "opening", "statements", "orders", "import")
+_STEPS = (
+    "pages",
+    "api",
+    "customer",
+    "sweep",
+    "desk",
+    "opening",
+    "statements",
+    "orders",
+    "import",
+    "retention",
+)
 INTAKE_MERCHANTS = 8  # the merchants whose orders the intake figures send, in turn
 
 
@@ -140,6 +152,10 @@ class Command(BaseCommand):
                     merchant_slugs=_intake_merchants(), lines=options["memory_lines"]
                 ),
             ]
+        if step == "retention":
+            from bench.retention import retention_figures
+
+            return retention_figures
         from bench.statements import statement_figures
 
         return statement_figures
