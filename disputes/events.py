@@ -353,25 +353,13 @@ def personal_data_removed(
     )
 
 
-def legal_hold_placed(
-    dispute: Dispute, *, actor: Actor, now: datetime, reason: str
+def legal_hold(
+    dispute: Dispute, *, actor: Actor, now: datetime, reason: str, placed: bool
 ) -> DisputeEvent:
+    """A legal hold placed (or, `placed` False, lifted), with support's reason."""
     return _event(
         dispute,
-        EventType.LEGAL_HOLD_PLACED,
-        actor=actor,
-        now=now,
-        message=reason,
-        visibility=Visibility.STAFF,
-    )
-
-
-def legal_hold_lifted(
-    dispute: Dispute, *, actor: Actor, now: datetime, reason: str
-) -> DisputeEvent:
-    return _event(
-        dispute,
-        EventType.LEGAL_HOLD_LIFTED,
+        EventType.LEGAL_HOLD_PLACED if placed else EventType.LEGAL_HOLD_LIFTED,
         actor=actor,
         now=now,
         message=reason,

@@ -21,7 +21,7 @@ from .. import events
 from ..actors import Actor, staff_id
 from ..models import Dispute, Order, PersonalDataRequest
 from .archive import dumps, write_zip
-from .records import case_json, cases_for_records, stored_documents
+from .records import case_json, cases_for_records, order_json, stored_documents
 from .removal import pseudonym
 
 FORMAT_VERSION = 1
@@ -49,23 +49,6 @@ def customer_orders(email: str) -> QuerySet[Order]:
 
 def customer_cases(email: str) -> QuerySet[Dispute]:
     return Dispute.objects.filter(customer_match(email, "order__"))
-
-
-def _order_json(order: Order) -> dict[str, Any]:
-    return {
-        "merchant": order.merchant.name,
-        "order_number": order.order_number,
-        "placed_at": order.placed_at.isoformat(),
-        "amount": str(order.amount),
-        "currency": order.currency,
-        "customer_email": order.customer_email,
-        "language": order.customer_language,
-        "what_was_ordered": order.line_summary,
-        "shipments": order.shipments,
-        "email_pseudonymised_at": order.pseudonymised_at.isoformat()
-        if order.pseudonymised_at
-        else None,
-    }
 
 
 def _emails(email: str, cases: dict[int, str]) -> list[dict[str, Any]]:
@@ -102,7 +85,7 @@ def customer_export(*, email: str, actor: Actor, now: datetime | None = None) ->
             "format": FORMAT_VERSION,
             "customer_email": email.strip(),
             "exported_at": now.isoformat(),
-            "orders": [_order_json(order) for order in orders],
+            "orders": [order_json(order) for order in orders],
             "cases": [case_json(dispute) for dispute in cases],
             "emails": _emails(email, {d.pk: d.public_id for d in cases}),
             "notes": [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -42,49 +42,44 @@ def order_held(order_ref: OuterRef | str) -> Exists:
     return Exists(LegalHold.objects.filter(dispute__order_id=order_ref, lifted_at__isnull=True))
 
 
-def held_cases(queryset: QuerySet[Dispute]) -> QuerySet[Dispute]:
-    return queryset.filter(order_held(OuterRef("order_id")))
+def _reason(reason: str) -> str:
+    if not reason.strip():
+        raise HoldReasonMissing()
+    return reason.strip()
 
 
-def _locked(dispute: Dispute) -> Dispute:
-    return Dispute.objects.select_for_update().get(pk=dispute.pk)
+def _locked_with_hold(dispute: Dispute) -> tuple[Dispute, LegalHold | None]:
+    """The case, locked (its timeline's head), and the hold in force on it, if any."""
+    locked = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    return locked, locked.legal_holds.filter(lifted_at__isnull=True).first()
 
 
 def legal_hold_place(
     *, dispute: Dispute, actor: Actor, reason: str, now: datetime | None = None
 ) -> LegalHold:
-    reason = reason.strip()
-    if not reason:
-        raise HoldReasonMissing()
-    now = now or timezone.now()
+    reason, now = _reason(reason), now or timezone.now()
     with transaction.atomic():
-        locked = _locked(dispute)
-        if locked.legal_holds.filter(lifted_at__isnull=True).exists():
+        locked, current = _locked_with_hold(dispute)
+        if current is not None:
             raise AlreadyOnHold()
-        try:
-            with transaction.atomic():
-                hold = LegalHold.objects.create(
-                    dispute=locked, reason=reason, placed_by_id=staff_id(actor), placed_at=now
-                )
-        except IntegrityError:  # one_legal_hold: a colleague placed one a moment ago
-            raise AlreadyOnHold() from None
-        events.record([events.legal_hold_placed(locked, actor=actor, now=now, reason=reason)])
+        hold = LegalHold.objects.create(
+            dispute=locked, reason=reason, placed_by_id=staff_id(actor), placed_at=now
+        )
+        events.record([events.legal_hold(locked, actor=actor, now=now, reason=reason, placed=True)])
     return hold
 
 
 def legal_hold_lift(
     *, dispute: Dispute, actor: Actor, reason: str, now: datetime | None = None
 ) -> LegalHold:
-    reason = reason.strip()
-    if not reason:
-        raise HoldReasonMissing()
-    now = now or timezone.now()
+    reason, now = _reason(reason), now or timezone.now()
     with transaction.atomic():
-        locked = _locked(dispute)
-        hold = locked.legal_holds.filter(lifted_at__isnull=True).first()
+        locked, hold = _locked_with_hold(dispute)
         if hold is None:
             raise NotOnHold()
         hold.lifted_at, hold.lifted_by_id, hold.lift_reason = now, staff_id(actor), reason
         hold.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
-        events.record([events.legal_hold_lifted(locked, actor=actor, now=now, reason=reason)])
+        events.record(
+            [events.legal_hold(locked, actor=actor, now=now, reason=reason, placed=False)]
+        )
     return hold

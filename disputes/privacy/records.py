@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Prefetch
 
-from ..models import Attachment, DecisionAssessment, Dispute, DisputeEvent
+from ..models import Attachment, DecisionAssessment, Dispute, DisputeEvent, Order
 
 
 def _at(moment: datetime | None) -> str | None:
@@ -28,7 +28,7 @@ def document_path(attachment: Attachment) -> str:
 def cases_for_records(queryset: Any) -> list[Dispute]:
     """The cases with everything a record shows, in a fixed number of queries."""
     return list(
-        queryset.select_related("order", "merchant", "decided_by").prefetch_related(
+        queryset.select_related("order__merchant", "merchant", "decided_by").prefetch_related(
             Prefetch("events", queryset=DisputeEvent.objects.order_by("id")),
             Prefetch("attachments", queryset=Attachment.objects.order_by("id")),
             Prefetch(
@@ -73,6 +73,21 @@ def event_json(event: DisputeEvent) -> dict[str, Any]:
     }
 
 
+def order_json(order: Order) -> dict[str, Any]:
+    return {
+        "merchant": order.merchant.name,
+        "order_number": order.order_number,
+        "placed_at": _at(order.placed_at),
+        "amount": str(order.amount),
+        "currency": order.currency,
+        "customer_email": order.customer_email,
+        "language": order.customer_language,
+        "what_was_ordered": order.line_summary,
+        "shipments": order.shipments,
+        "email_pseudonymised_at": _at(order.pseudonymised_at),
+    }
+
+
 def case_json(dispute: Dispute) -> dict[str, Any]:
     """The whole case: both sides' statements, the decision and how each item was weighed,
     the timeline with its hash chain, and its documents."""
@@ -80,14 +95,7 @@ def case_json(dispute: Dispute) -> dict[str, Any]:
     return {
         "id": dispute.public_id,
         "merchant": {"name": dispute.merchant.name, "slug": dispute.merchant.slug},
-        "order": {
-            "order_number": order.order_number,
-            "placed_at": _at(order.placed_at),
-            "amount": str(order.amount),
-            "currency": order.currency,
-            "customer_email": order.customer_email,
-            "what_was_ordered": order.line_summary,
-        },
+        "order": order_json(order),
         "program": dispute.program,
         "reason": dispute.reason,
         "state": dispute.state,
