@@ -82,7 +82,8 @@ lint: $(STAMP)
 # The API's contract (docs/api-changelog.md): docs/openapi.json is the schema /api/v1/openapi.json
 # serves (`make openapi` rewrites it, the same bytes on every machine); it passes Redocly's
 # recommended rules (redocly.yaml; @redocly/cli pinned in package-lock.json, installed by npm ci),
-# and openapi-python-client generates a client from it without a warning.
+# and openapi-python-client generates a client from it without a warning. Redocly's telemetry and
+# its update check are off: nothing leaves this machine.
 openapi: $(STAMP)
 	$(BIN)/python manage.py export_openapi
 
@@ -94,7 +95,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 lint-openapi: $(STAMP) node_modules/.package-lock.json
 	$(BIN)/python manage.py export_openapi --check
-	npx --no-install redocly lint
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --no-install redocly lint
 	@out=$$(mktemp -d); \
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/openapi-python-client generate --path docs/openapi.json \
 		--output-path "$$out/client" --meta none >"$$out/log" 2>&1; status=$$?; \
