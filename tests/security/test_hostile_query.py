@@ -162,7 +162,8 @@ class Page:
     path: str
     params: tuple[str, ...]
     who: str = "owner"  # visitor | owner | superuser | merchant-key | operator-key
-    answer: str = "html"  # html | download | json | api
+    # html | download | json | api | api-download (an API operation answering a file)
+    answer: str = "html"
     # Session keys set before asking: a customer's verified order, the case just opened.
     session: tuple[tuple[str, str], ...] = ()
     base: tuple[tuple[str, str], ...] = ()  # valid parameters sent along with the hostile one
@@ -300,6 +301,42 @@ API_PAGES = [
         answer="api",
     ),
     Page("api-v1:fee-statements", "/api/v1/fees/statements", ("merchant",), "merchant-key", "api"),
+    Page(
+        "api-v1:dispute-files",
+        "/api/v1/disputes/{case_id}/files",
+        ("merchant",),
+        who="merchant-key",
+        answer="api",
+    ),
+    Page(
+        "api-v1:file-content",
+        "/api/v1/files/{document_id}/content",
+        ("merchant",),
+        who="merchant-key",
+        answer="api-download",
+    ),
+    Page(
+        "api-v1:webhook-endpoints-list",
+        "/api/v1/webhook-endpoints",
+        ("merchant",),
+        who="merchant-key",
+        answer="api",
+    ),
+    Page(
+        "api-v1:webhook-endpoint",
+        "/api/v1/webhook-endpoints/{endpoint_pk}",
+        ("merchant",),
+        who="merchant-key",
+        answer="api",
+    ),
+    Page(
+        "api-v1:events",
+        "/api/v1/events",
+        ("after", "limit", "type", "dispute", "merchant"),
+        who="merchant-key",
+        answer="api",
+    ),
+    Page("api-v1:event", "/api/v1/events/{event_id}", ("merchant",), "merchant-key", "api"),
     Page(
         "api-v1:fee-statement",
         "/api/v1/fees/statements/{statement_pk}",
@@ -702,7 +739,7 @@ def _build_world() -> World:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from api.keys import api_key_create
-    from api.models import EndpointAudience, ProviderEndpoint, WebhookEndpoint
+    from api.models import EndpointAudience, Event, ProviderEndpoint, WebhookEndpoint
     from billing.models import FeeKind, FeeLine, FeeSchedule, MerchantFeeTerms
     from disputes import services
     from disputes.actors import Actor
@@ -812,6 +849,10 @@ def _build_world() -> World:
             "case_id": dispute.public_id,
             "dispute_pk": dispute.pk,
             "attachment_pk": attachment.pk,
+            "document_id": f"doc_{attachment.pk}",
+            "event_id": Event.objects.filter(merchant=merchant).values_list("public_id", flat=True)[
+                0
+            ],
             "order_pk": plain_order.pk,
             "protected_order_pk": protected_order.pk,
             "protection_token": protection_token(protected_order),
@@ -914,10 +955,12 @@ def _problems(page: Page, response: Any, body: bytes) -> list[str]:
     status = response.status_code
     content_type = response.get("Content-Type", "")
     found = []
-    if page.answer == "api":
+    if page.answer in ("api", "api-download"):
         if status not in API_OK:
             found.append(f"status {status}")
-        if not content_type.startswith("application/json"):
+        if page.answer == "api-download" and status == 200:
+            pass  # the document itself
+        elif not content_type.startswith("application/json"):
             found.append(f"content type {content_type!r}")
         else:
             data = _json(body)
@@ -1206,7 +1249,7 @@ def test_every_api_get_operation_and_its_query_parameters_are_swept():
     swept = {
         re.sub(r"\{[^}]+\}", "{}", page.path): set(page.params)
         for page in API_PAGES
-        if page.answer == "api"
+        if page.answer in ("api", "api-download")
     }
     missing = []
     for path, params in _api_get_operations().items():
@@ -1286,6 +1329,11 @@ def test_every_url_is_swept_or_takes_no_get():
             "files",
             "merchants",
             "merchant-patch",
+            "webhook-endpoints",
+            "webhook-endpoint-patch",
+            "webhook-endpoint-delete",
+            "webhook-endpoint-rotate-secret",
+            "webhook-endpoint-test",
             "orders",
             "orders-batch",
             "order-patch",
