@@ -51,18 +51,16 @@ def event_body(event: Event) -> dict[str, Any]:
 
 
 def events_delete_expired(*, now: datetime, batch_size: int = DELETE_BATCH_SIZE) -> int:
-    """Delete the events older than EVENT_KEPT_FOR, a batch per statement; how many went."""
+    """Delete the events older than EVENT_KEPT_FOR, oldest first, a batch per statement; how
+    many went. Ids grow with time, so the oldest events are the lowest ids: the primary key
+    finds them, and the job stops after a batch that holds one still kept."""
     cutoff = now - EVENT_KEPT_FOR
     deleted = 0
     while True:
-        batch = list(
-            Event.objects.filter(created_at__lt=cutoff)
-            .order_by("created_at")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        if not batch:
-            return deleted
-        # Nothing refers to an event: Django deletes the batch in one statement.
-        deleted += Event.objects.filter(pk__in=batch).delete()[0]
-        if len(batch) < batch_size:
+        oldest = list(Event.objects.order_by("pk").values_list("pk", "created_at")[:batch_size])
+        expired = [pk for pk, created_at in oldest if created_at < cutoff]
+        if expired:
+            # Nothing refers to an event: Django deletes the batch in one statement.
+            deleted += Event.objects.filter(pk__in=expired).delete()[0]
+        if len(expired) < batch_size:
             return deleted
