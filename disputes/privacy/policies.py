@@ -28,26 +28,32 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class Retention:
+    """One kind's rule; its words are shown to support (the desk's personal-data page, the
+    erasure report) in the reader's language."""
+
     kind: Kind
     months: int
-    starts: str  # what the period counts from, in words for the README and the erasure report
-    action: str  # what happens when it ends
-    why: Any  # why it is kept that long (shown to support and in the erasure report)
+    label: Any  # the kind of data, in words
+    starts: Any  # what the period counts from
+    action: Any  # what happens when it ends
+    why: Any  # why it is kept that long
 
 
 DEFAULTS: dict[Kind, Retention] = {
     Kind.DOCUMENTS: Retention(
         Kind.DOCUMENTS,
         months=13,
-        starts="the last case of the order closed",
-        action="the files are deleted; their name, size and SHA-256 hash stay on the case",
+        label=_("Documents of a case"),
+        starts=_("the last case of the order closed"),
+        action=_("the files are deleted; their size and SHA-256 hash stay on the case"),
         why=_("a closed case can still be appealed, reopened or taken to an ADR body"),
     ),
     Kind.PERSONAL_TEXT: Retention(
         Kind.PERSONAL_TEXT,
         months=13,
-        starts="the last case of the order closed (never before the appeal window ended)",
-        action=(
+        label=_("The parties' words and the customer's email"),
+        starts=_("the last case of the order closed (never before the appeal window ended)"),
+        action=_(
             "the parties' words (statements, messages, checklist text) become a marker, the "
             "customer's email becomes a pseudonym, the customer link stops working"
         ),
@@ -56,15 +62,17 @@ DEFAULTS: dict[Kind, Retention] = {
     Kind.ORDERS_WITHOUT_CASE: Retention(
         Kind.ORDERS_WITHOUT_CASE,
         months=13,
-        starts="the order was placed",
-        action="the customer's email becomes a pseudonym",
+        label=_("The customer's email on an order without a case"),
+        starts=_("the order was placed"),
+        action=_("the customer's email becomes a pseudonym"),
         why=_("a case about the order can still be opened"),
     ),
     Kind.FEE_RECORDS: Retention(
         Kind.FEE_RECORDS,
         months=7 * 12,
-        starts="the end of the statement's year",
-        action=(
+        label=_("Fee statements, fee lines and payment instructions"),
+        starts=_("the end of the statement's year"),
+        action=_(
             "never deleted by the portal; they hold the case number and amounts, not the "
             "customer's email or words"
         ),
