@@ -30,10 +30,16 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         from billing.signals import statements_issued
-        from disputes.signals import demo_seeded, events_recorded, instructions_recorded
+        from disputes.signals import (
+            demo_seeded,
+            events_recorded,
+            instructions_recorded,
+            personal_data_removed,
+        )
         from notifications.models import Channel
         from notifications.registry import Sender, register_sender
 
+        from .events import events_forget_cases
         from .webhooks.delivery import webhook_deliver, webhook_next_attempt_at
         from .webhooks.events import queue_dispute_webhooks, queue_statement_webhooks
         from .webhooks.instructions import instruction_deliver, queue_instruction_pushes
@@ -51,3 +57,4 @@ class ApiConfig(AppConfig):
         events_recorded.connect(queue_dispute_webhooks, dispatch_uid="api.dispute_webhooks")
         statements_issued.connect(queue_statement_webhooks, dispatch_uid="api.statement_webhooks")
         demo_seeded.connect(_demo_webhook_endpoint, dispatch_uid="api.demo_webhook_endpoint")
+        personal_data_removed.connect(events_forget_cases, dispatch_uid="api.events_forget_cases")

@@ -64,3 +64,10 @@ def events_delete_expired(*, now: datetime, batch_size: int = DELETE_BATCH_SIZE)
             deleted += Event.objects.filter(pk__in=expired).delete()[0]
         if len(expired) < batch_size:
             return deleted
+
+
+def events_forget_cases(sender: object, *, dispute_ids: Any, now: datetime, **kwargs: Any) -> int:
+    """The copies of cases whose personal data was just removed (retention or an erasure,
+    disputes.signals.personal_data_removed): their events go from the feed at once, in the
+    same transaction, rather than when their 30 days end."""
+    return Event.objects.filter(dispute_id__in=list(dispute_ids)).delete()[0]

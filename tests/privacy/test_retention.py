@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
+from api.models import Event
 from billing.models import FeeLine, Statement, StatementLine
 from billing.services import statements_issue_due
 from disputes import services
@@ -95,6 +96,7 @@ def test_after_thirteen_months_the_documents_and_the_words_go_and_the_record_sta
     assert money[1], "and billed"
     token = customer_token(dispute)
     names = [a.file.name for a in Attachment.objects.filter(dispute=dispute)]
+    assert Event.objects.filter(dispute=dispute).exists()  # the events feed's copies
     due = months_after(story.closed_at, 13) + timedelta(minutes=1)
 
     report = _commit_hooks(django_capture_on_commit_callbacks, due, batch_size=1)
@@ -137,6 +139,7 @@ def test_after_thirteen_months_the_documents_and_the_words_go_and_the_record_sta
     assert not emails.filter(recipient__iexact="jan@mail.example").exists()
     with pytest.raises(LinkInvalid):
         dispute_for_customer_link(token)
+    assert not Event.objects.filter(dispute=dispute).exists()  # gone from the feed too
     assert _money_records() == money  # fees and statements untouched
     call_command("verify_timeline", dispute.public_id)  # the chain still holds
 
