@@ -14,6 +14,7 @@ class DisputesConfig(AppConfig):
         from notifications.emails import register_context_processor
 
         from .email_display import display_context
+        from .privacy import policies  # noqa: F401 - registers the retention policy's check
 
         register_context_processor(display_context)
 

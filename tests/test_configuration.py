@@ -126,6 +126,24 @@ EFFECTS: dict[str, tuple[str | dict[str, str], Check]] = {
         ),
     ),
     "SWEEP_BATCH_SIZE": ("50", lambda s: s["SWEEP_BATCH_SIZE"] == 50),
+    "RETENTION_DOCUMENTS_MONTHS": (
+        "24",
+        lambda s: s["RETENTION_POLICY"] == {"documents": {"months": 24}},
+    ),
+    "RETENTION_PERSONAL_TEXT_MONTHS": (
+        "36",
+        lambda s: s["RETENTION_POLICY"] == {"personal_text": {"months": 36}},
+    ),
+    "RETENTION_ORDERS_WITHOUT_CASE_MONTHS": (
+        "6",
+        lambda s: s["RETENTION_POLICY"] == {"orders_without_case": {"months": 6}},
+    ),
+    "RETENTION_FEE_RECORDS_MONTHS": (
+        "120",
+        lambda s: s["RETENTION_POLICY"] == {"fee_records": {"months": 120}},
+    ),
+    "RETENTION_BATCH_SIZE": ("100", lambda s: s["RETENTION_BATCH_SIZE"] == 100),
+    "PSEUDONYM_KEY": ("k" * 40, lambda s: s["PSEUDONYM_KEY"] == "k" * 40),
     "CUSTOMER_LINK_MAX_AGE_DAYS": (
         "30",
         lambda s: s["CUSTOMER_LINK_MAX_AGE"] == timedelta(days=30),

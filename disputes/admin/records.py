@@ -151,6 +151,7 @@ class OrderAdmin(DeskModelAdmin):
         "protection_status",
         "protection_extended_at",
         "protection_checkin_sent_at",
+        "pseudonymised_at",  # set only by the retention job or an erasure
     ]
 
     def get_urls(self) -> list[Any]:

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
+from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -83,7 +84,11 @@ DEFAULTS: dict[Kind, Retention] = {
 
 def policy(kind: Kind) -> Retention:
     """The policy for one kind, with the settings' override applied."""
-    override = getattr(settings, "RETENTION_POLICY", {}).get(str(kind), {})
+    overrides = getattr(settings, "RETENTION_POLICY", {})
+    unknown_kinds = set(overrides) - set(Kind)
+    if unknown_kinds:
+        raise ImproperlyConfigured(f"RETENTION_POLICY: unknown kinds {sorted(unknown_kinds)}")
+    override = overrides.get(str(kind), {})
     unknown = set(override) - {"months"}
     if unknown:
         raise ImproperlyConfigured(f"RETENTION_POLICY[{kind!r}]: unknown keys {sorted(unknown)}")
@@ -113,3 +118,13 @@ def months_before(moment: datetime, months: int) -> datetime:
 
 def months_after(moment: datetime, months: int) -> datetime:
     return months_before(moment, -months)
+
+
+@register()
+def retention_policy_is_valid(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """A wrong RETENTION_POLICY stops the portal at start-up, not the nightly job."""
+    try:
+        all_policies()
+    except ImproperlyConfigured as error:
+        return [Error(str(error), id="disputes.E010")]
+    return []

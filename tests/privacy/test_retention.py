@@ -321,3 +321,18 @@ def test_the_job_racing_a_reopening_gives_one_or_the_other_never_half(
             outcomes.add("removed first")
         call_command("verify_timeline", dispute.public_id, stdout=io.StringIO())
     assert outcomes  # which order won is up to the scheduler; both are whole
+
+
+def test_the_policy_takes_the_settings_and_a_wrong_one_stops_the_start(settings: Any) -> None:
+    from django.core.management import call_command as run
+    from django.core.management.base import SystemCheckError
+
+    from disputes.privacy.policies import Kind, personal_text_months, policy
+
+    settings.RETENTION_POLICY = {"documents": {"months": 24}}
+    assert policy(Kind.DOCUMENTS).months == 24
+    assert personal_text_months() == 24  # the words never go before the documents
+    for wrong in ({"documents": {"months": 0}}, {"documents": {"days": 3}}, {"photos": {}}):
+        settings.RETENTION_POLICY = wrong
+        with pytest.raises(SystemCheckError, match="RETENTION_POLICY"):
+            run("check", stdout=io.StringIO(), stderr=io.StringIO())

@@ -459,7 +459,11 @@ ADMIN_MODELS: dict[str, AdminModel] = {
             "protection_extended_at",
             "protection_checkin_sent_at",
             "protection_ending_notice_for",
+            "pseudonymised_at",
         ),
+    ),
+    "disputes.personaldatarequest": AdminModel(
+        filters=_null("kind__exact"), search=True, delete=False
     ),
     "billing.feeline": AdminModel(
         filters=_null("kind__exact", "currency"), search=True, delete=False
@@ -680,6 +684,14 @@ ADMIN_PAGES = [
         answer="download",
     ),
     Page("admin:disputes_order_import", "/admin/disputes/order/import/", (), "superuser"),
+    Page("admin:disputes_personal_data", "/admin/disputes/dispute/personal-data/", (), "superuser"),
+    Page(
+        "admin:disputes_dispute_bundle",
+        "/admin/disputes/dispute/{dispute_pk}/bundle/",
+        (),
+        who="superuser",
+        answer="download",
+    ),
     Page(
         "admin:disputes_order_import_report",
         "/admin/disputes/order/import/reports/" + "0" * 32 + "/",
@@ -746,7 +758,7 @@ def _build_world() -> World:
     from disputes.choices import MemberRole
     from disputes.links import customer_token, order_token, protection_token
     from disputes.memberships import team_invite
-    from disputes.models import Attachment, PlatformPartner
+    from disputes.models import Attachment, PersonalDataRequest, PlatformPartner
     from disputes.uploads import check_uploads
     from notifications.models import OutboxMessage
     from portal.emails import invitation_token
@@ -827,6 +839,13 @@ def _build_world() -> World:
         "disputes.platformpartner": partner,
         "disputes.merchant": merchant,
         "disputes.order": dispute.order,
+        "disputes.personaldatarequest": PersonalDataRequest.objects.create(
+            kind=PersonalDataRequest.Kind.EXPORT,
+            pseudonym="0" * 32 + "@pseudonymised.invalid",
+            handled_by=superuser,
+            handled_at=now,
+            summary={"cases": 1},
+        ),
         "billing.feeline": fee_line,
         "billing.feeschedule": FeeSchedule.objects.order_by("pk").first(),
         "billing.merchantfeeterms": fee_terms,
