@@ -2,9 +2,10 @@
 
 The portal's sweep (`dispute_escalate_overdue`) escalates every merchant window that has closed,
 with every side effect: the state change, a timeline event, the fee line and its payment
-instruction for the provider, the emails to the merchant's team and the customer, and the
-webhooks, in batches of SWEEP_BATCH_SIZE, each one
-transaction. The floor does the same writes as a handful of set-based statements in one
+instruction for the provider, the emails to the merchant's team and the customer, the event
+kept for the events feed and the webhooks, in batches of SWEEP_BATCH_SIZE, each one
+transaction. (The floor's timeline events carry no hash chain: the portal computes it in Python,
+about 10 µs an event.) The floor does the same writes as a handful of set-based statements in one
 transaction, which is then rolled back (after its deferred foreign-key checks, as a commit would
 run them), so that the portal's sweep finds the same cases after it.
 
@@ -67,7 +68,8 @@ _WRITE_COUNTS = """
       (SELECT count(*) FROM billing_feeline),
       (SELECT count(*) FROM notifications_outboxmessage WHERE channel = 'email'),
       (SELECT count(*) FROM notifications_outboxmessage WHERE channel = 'webhook'),
-      (SELECT count(*) FROM disputes_paymentinstruction WHERE kind = 'fee_charged')
+      (SELECT count(*) FROM disputes_paymentinstruction WHERE kind = 'fee_charged'),
+      (SELECT count(*) FROM api_event WHERE event_type = 'dispute.escalated')
 """
 _WRITE_NAMES = (
     "escalated cases",
@@ -76,6 +78,7 @@ _WRITE_NAMES = (
     "emails",
     "webhooks",
     "fee instructions",
+    "events kept for the feed",
 )
 
 
@@ -228,28 +231,17 @@ _FLOOR_STATEMENTS = [
     FROM cases c
     ON CONFLICT DO NOTHING
     """,
-    # 5. The webhooks, for each enabled endpoint subscribed to dispute.escalated. The escalated
-    # cases come first (MATERIALIZED): joined the other way round, the planner walks every case
-    # of every shop that has an endpoint.
+    # 5. The events feed: every escalation kept as an event (api_event), whether or not an
+    # endpoint subscribes; then the webhooks, for each enabled endpoint subscribed to
+    # dispute.escalated, carrying the event's id and body. The escalated cases come first
+    # (MATERIALIZED): joined the other way round, the planner walks every case of every shop
+    # that has an endpoint.
     f"""
-    WITH subscribed AS MATERIALIZED (
-        SELECT c.id, c.event_id, c.fee, w.id AS endpoint_id, w.url
-        FROM floor_case c
-        JOIN disputes_dispute d ON d.id = c.id
-        JOIN api_webhookendpoint w ON w.merchant_id = d.merchant_id
-        WHERE w.enabled AND w.events @> '["dispute.escalated"]'::jsonb
-    )
-    INSERT INTO notifications_outboxmessage
-        (dedupe_key, channel, kind, recipient, language, time_zone, dispute_id, context, status,
-         attempts, next_attempt_at, last_error, created_at)
-    SELECT left('webhook:' || c.endpoint_id || ':dispute.escalated:event:' || c.event_id, 255),
-           'webhook', 'dispute.escalated', c.url, 'en', 'UTC', d.id,
-           jsonb_build_object(
-             'endpoint_id', c.endpoint_id,
-             'webhook_id', 'msg_' || replace(gen_random_uuid()::text, '-', ''),
-             'payload', jsonb_build_object(
-               'type', 'dispute.escalated', 'timestamp', {_ISO.format("%(now)s")},
-               'data', jsonb_build_object(
+    WITH stored AS MATERIALIZED (
+        INSERT INTO api_event (public_id, merchant_id, event_type, dispute_id, payload, created_at)
+        SELECT 'evt_' || md5(d.merchant_id || ':dispute.escalated:event:' || c.event_id),
+               d.merchant_id, 'dispute.escalated', d.id,
+               jsonb_build_object(
                  'dispute', jsonb_build_object(
                    'id', d.public_id, 'program', d.program, 'reason', d.reason,
                    'state', d.state, 'outcome', nullif(d.outcome, ''),
@@ -272,11 +264,33 @@ _FLOOR_STATEMENTS = [
                    'id', c.event_id, 'type', 'escalated', 'actor', 'system', 'message', '',
                    'for_support', false,
                    'data', jsonb_build_object('cause', 'merchant_deadline', 'fee', c.fee::text),
-                   'created_at', {_ISO.format("%(now)s")})))),
+                   'created_at', {_ISO.format("%(now)s")})),
+               %(now)s
+        FROM floor_case c
+        JOIN disputes_dispute d ON d.id = c.id
+        JOIN disputes_order o ON o.id = d.order_id
+        ON CONFLICT DO NOTHING
+        RETURNING id, public_id, merchant_id, dispute_id, payload
+    ), subscribed AS MATERIALIZED (
+        SELECT e.*, c.event_id, w.id AS endpoint_id, w.url
+        FROM stored e
+        JOIN floor_case c ON c.id = e.dispute_id
+        JOIN api_webhookendpoint w ON w.merchant_id = e.merchant_id
+        WHERE w.enabled AND w.events @> '["dispute.escalated"]'::jsonb
+    )
+    INSERT INTO notifications_outboxmessage
+        (dedupe_key, channel, kind, recipient, language, time_zone, dispute_id, context, status,
+         attempts, next_attempt_at, last_error, created_at)
+    SELECT left('webhook:' || s.endpoint_id || ':dispute.escalated:event:' || s.event_id, 255),
+           'webhook', 'dispute.escalated', s.url, 'en', 'UTC', s.dispute_id,
+           jsonb_build_object(
+             'endpoint_id', s.endpoint_id,
+             'webhook_id', s.public_id,
+             'payload', jsonb_build_object(
+               'id', s.public_id, 'type', 'dispute.escalated',
+               'timestamp', {_ISO.format("%(now)s")}, 'data', s.payload)),
            'pending', 0, %(now)s, '', %(now)s
-    FROM subscribed c
-    JOIN disputes_dispute d ON d.id = c.id
-    JOIN disputes_order o ON o.id = d.order_id
+    FROM subscribed s
     ON CONFLICT DO NOTHING
     """,
 ]
@@ -315,6 +329,7 @@ _CLAIM_BATCH = "ORDER BY due_at, id LIMIT %(batch)s FOR UPDATE SKIP LOCKED"
 _UNDO_FIELDS = ("state", "next_actor", "escalated_at", "due_at", "reminder_due_at", "updated_at")
 _ADDED = (  # children first
     "notifications_outboxmessage",
+    "api_event",
     "disputes_paymentinstruction",  # append-only (a trigger)
     "billing_feeline",
     "disputes_disputeevent",  # append-only (a trigger)
