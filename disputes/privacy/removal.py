@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Case, CharField, F, JSONField, Value, When
 from django.db.models.expressions import RawSQL
 
-from notifications.models import DeliveryStatus, OutboxMessage
+from notifications.models import Channel, DeliveryStatus, OutboxMessage
 
 from .. import events, signals
 from ..actors import SYSTEM, Actor
@@ -29,15 +29,19 @@ from ..models import Attachment, Dispute, DisputeEvent, Order
 from .chain import MARKER, redacted_data
 
 PSEUDONYM_DOMAIN = "pseudonymised.invalid"  # .invalid: never deliverable (RFC 2606)
+CUSTOMER_EMAILS = "customer_"  # the kinds of the emails to the customer start so (notices.py)
 
 
-def _mapped(key: str, values: dict[int, str], otherwise: str) -> RawSQL:
-    """`CASE key WHEN k THEN v ... ELSE otherwise END` for a batch's rows, as one raw
-    expression: Django's Case of hundreds of When took more time to build than the UPDATE
-    to run (`make bench`). `key` and `otherwise` are column names of ours, never input."""
-    branches = " ".join("WHEN %s THEN %s" for _ in values)
-    params = [item for pair in values.items() for item in pair]
-    sql = f"CASE {key} {branches} ELSE {otherwise} END"
+def _pseudonymised(column: str, emails: Iterable[str]) -> RawSQL:
+    """`CASE column WHEN email THEN its pseudonym ... ELSE column END` for a batch's rows, as
+    one raw expression: Django's Case of hundreds of When took more time to build than the
+    UPDATE to run (`make bench`). `column` is a column name of ours, never input."""
+    found = {email: pseudonym(email) for email in emails if email and not is_pseudonym(email)}
+    if not found:
+        return RawSQL(column, [], CharField())  # noqa: S611 (a column name of ours)
+    branches = " ".join("WHEN %s THEN %s" for _ in found)
+    params = [item for pair in found.items() for item in pair]
+    sql = f"CASE {column} {branches} ELSE {column} END"
     return RawSQL(sql, params, CharField())  # noqa: S611 (values are parameters)
 
 
@@ -94,12 +98,12 @@ def pseudonymise_cases(
     its pseudonym, the customer link stops working."""
     cases = list(
         Dispute.objects.filter(pk__in=dispute_ids, pseudonymised_at__isnull=True).values_list(
-            "pk", "order_id", "order__customer_email"
+            "pk", "order_id"
         )
     )
     if not cases:
         return Removed()
-    ids = [pk for pk, _, _ in cases]
+    ids = [pk for pk, _ in cases]
     documents = erase_documents(
         list(Attachment.objects.filter(dispute_id__in=ids).values_list("pk", flat=True)),
         now=now,
@@ -111,63 +115,63 @@ def pseudonymise_cases(
         customer_link_version=F("customer_link_version") + 1,
         updated_at=now,
     )
-    emails = {pk: email for pk, _, email in cases}
-    redacted = _redact_timelines(emails, now=now)
-    _clear_outbox(emails)
-    pseudonymise_orders([order_id for _, order_id, _ in cases], now=now)
-    _note({pk: redacted for pk in ids}, now=now, actor=actor, what="personal_text")
+    redacted = _redact_timelines(ids, now=now)
+    _clear_outbox(ids)
+    pseudonymise_orders([order_id for _, order_id in cases], now=now)
+    _note(redacted, now=now, actor=actor, what="personal_text")
     signals.personal_data_removed.send(sender=Dispute, dispute_ids=ids, now=now)
-    return Removed(cases=len(ids), timeline_entries=redacted, documents=documents)
+    return Removed(cases=len(ids), timeline_entries=sum(redacted.values()), documents=documents)
 
 
-def _redact_timelines(emails: dict[int, str], *, now: datetime) -> int:
+def _redact_timelines(dispute_ids: list[int], *, now: datetime) -> dict[int, int]:
     """The parties' entries (customer's and merchant's): message and checklist text become
-    the marker, the customer's id their pseudonym. Support's and the system's entries (a
-    decision's reasons) stay: they are the operator's own record of the case."""
+    the marker, the customer's id (their email) its pseudonym. Support's and the system's
+    entries (a decision's reasons) stay: they are the operator's own record of the case.
+    Returns the entries redacted per case."""
     parties = DisputeEvent.objects.filter(
-        dispute_id__in=list(emails),
+        dispute_id__in=dispute_ids,
         actor_kind__in=[ActorKind.CUSTOMER, ActorKind.MERCHANT],
         redacted_at__isnull=True,
     )
-    with_items = list(parties.filter(data__has_key="items").values_list("pk", "data"))
-    customer_ids = _mapped(
-        "dispute_id", {pk: pseudonym(email) for pk, email in emails.items()}, "actor_id"
-    )
+    rows = list(parties.values_list("pk", "dispute_id", "actor_kind", "actor_id", "data"))
+    if not rows:
+        return {}
+    per_case: dict[int, int] = {}
+    for _, dispute_id, _, _, _ in rows:
+        per_case[dispute_id] = per_case.get(dispute_id, 0) + 1
+    customers = {actor_id for _, _, kind, actor_id, _ in rows if kind == ActorKind.CUSTOMER}
     changes: dict[str, object] = {
         "message": Case(When(message="", then=Value("")), default=Value(MARKER)),
         "actor_id": Case(
-            When(actor_kind=ActorKind.CUSTOMER, then=customer_ids), default=F("actor_id")
+            When(actor_kind=ActorKind.CUSTOMER, then=_pseudonymised("actor_id", customers)),
+            default=F("actor_id"),
         ),
         "redacted_at": now,
     }
+    with_items = [
+        (pk, data) for pk, _, _, _, data in rows if isinstance(data, dict) and "items" in data
+    ]
     if with_items:  # the checklist text, row by row, in the same statement
         changes["data"] = Case(
             *(When(pk=pk, then=Value(redacted_data(data), JSONField())) for pk, data in with_items),
             default=F("data"),
             output_field=JSONField(),
         )
-    return parties.redact(**changes)
+    DisputeEvent.objects.filter(pk__in=[pk for pk, *_ in rows]).redact(**changes)
+    return per_case
 
 
-def _clear_outbox(emails: dict[int, str]) -> None:
+def _clear_outbox(dispute_ids: list[int]) -> None:
     """Emails and webhooks about the cases: their bodies' data goes, the customer's address
-    becomes the pseudonym; one still waiting is not sent any more."""
-    about = OutboxMessage.objects.filter(dispute_id__in=list(emails))
+    (on the emails to the customer) becomes the pseudonym; one still waiting is not sent."""
+    about = OutboxMessage.objects.filter(dispute_id__in=dispute_ids)
     about.filter(status=DeliveryStatus.PENDING).update(
         status=DeliveryStatus.FAILED, last_error="Not sent: the case's personal data was removed."
     )
-    about.update(
-        context={},
-        recipient=RawSQL(  # noqa: S611 (values are parameters)
-            "CASE "
-            + " ".join(
-                "WHEN dispute_id = %s AND UPPER(recipient) = UPPER(%s) THEN %s" for _ in emails
-            )
-            + " ELSE recipient END",
-            [value for pk, email in emails.items() for value in (pk, email, pseudonym(email))],
-            output_field=CharField(),
-        ),
-    )
+    to_customer = about.filter(channel=Channel.EMAIL, kind__startswith=CUSTOMER_EMAILS)
+    recipients = set(to_customer.values_list("recipient", flat=True).distinct())
+    to_customer.update(recipient=_pseudonymised("recipient", recipients))
+    about.update(context={})
 
 
 def pseudonymise_orders(order_ids: Sequence[int], *, now: datetime) -> int:
@@ -179,9 +183,7 @@ def pseudonymise_orders(order_ids: Sequence[int], *, now: datetime) -> int:
     if not rows:
         return 0
     return Order.objects.filter(pk__in=[pk for pk, _ in rows]).update(
-        customer_email=_mapped(
-            "id", {pk: pseudonym(email) for pk, email in rows}, "customer_email"
-        ),
+        customer_email=_pseudonymised("customer_email", {email for _, email in rows}),
         pseudonymised_at=now,
         updated_at=now,
     )

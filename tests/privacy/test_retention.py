@@ -336,3 +336,38 @@ def test_the_policy_takes_the_settings_and_a_wrong_one_stops_the_start(settings:
         settings.RETENTION_POLICY = wrong
         with pytest.raises(SystemCheckError, match="RETENTION_POLICY"):
             run("check", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_every_case_of_an_order_gets_the_same_pseudonym_batch_after_batch(
+    db: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Two cases of one order, pseudonymised in two batches: the second finds the order's
+    email already a pseudonym, and its entries and emails still get the customer's."""
+    with time_machine.travel(OPENED, tick=False):
+        first = open_dispute(
+            program=Program.BUYER_PROTECTION,
+            reason=Reason.NO_REFUND_AFTER_RETURN,
+            customer_email="Jan@Mail.example",
+            message="Jan sent it back.",
+        )
+        services.dispute_withdraw(dispute=first, actor=customer_actor(first))
+        second = open_dispute(order=first.order, message="Jan: still no refund.")
+        services.dispute_withdraw(dispute=second, actor=customer_actor(second))
+    report = _commit_hooks(
+        django_capture_on_commit_callbacks, months_after(OPENED, 14), batch_size=1
+    )
+    assert report["cases"] == 2
+    expected = pseudonym("jan@mail.example")
+    customer_ids = set(
+        DisputeEvent.objects.filter(
+            dispute__in=[first, second], actor_kind=ActorKind.CUSTOMER
+        ).values_list("actor_id", flat=True)
+    )
+    assert customer_ids == {expected}
+    recipients = set(
+        OutboxMessage.objects.filter(
+            dispute__in=[first, second], kind__startswith="customer_"
+        ).values_list("recipient", flat=True)
+    )
+    assert recipients == {expected}
+    assert Order.objects.get(pk=first.order_id).customer_email == expected
