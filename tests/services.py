@@ -73,3 +73,42 @@ def celery_worker() -> Iterator[None]:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+class WebhookReceiver:
+    """What a local webhook receiver got: (headers in lower case, body) per POST, and the
+    statuses it answers in turn (the last one from then on)."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.received: list[tuple[dict[str, str], bytes]] = []
+
+
+@contextmanager
+def webhook_receiver(
+    statuses: list[int] | None = None, path: str = "/hooks"
+) -> Iterator[tuple[WebhookReceiver, str]]:
+    """A real HTTP server on a loopback port, and its URL: nothing leaves the machine."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    state = WebhookReceiver(statuses or [200])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            status = state.statuses.pop(0) if len(state.statuses) > 1 else state.statuses[0]
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield state, f"http://127.0.0.1:{server.server_address[1]}{path}"
+    finally:
+        server.shutdown()
+        server.server_close()

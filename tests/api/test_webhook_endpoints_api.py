@@ -5,10 +5,8 @@ the outbox, verified with the `standardwebhooks` package."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
@@ -23,6 +21,7 @@ from api.scopes import ALLOWED_SCOPES, DEFAULT_SCOPES, Scope
 from notifications.models import Channel, DeliveryStatus, OutboxMessage
 from notifications.services import outbox_deliver_due
 from tests.factories import MerchantFactory
+from tests.services import WebhookReceiver, webhook_receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -33,32 +32,11 @@ def one(endpoint_id: int) -> str:
     return reverse("api-v1:webhook-endpoint", args=[endpoint_id])
 
 
-class Received:
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[Received, str]]:
+def receiver() -> Iterator[tuple[WebhookReceiver, str]]:
     """A real HTTP server on a loopback port, answering 200 to every POST."""
-    state = Received()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    server.shutdown()
-    server.server_close()
+    with webhook_receiver() as found:
+        yield found
 
 
 def create(api: Client, url: str, **fields: object):  # type: ignore[no-untyped-def]
@@ -157,7 +135,7 @@ def test_rotation_keeps_the_old_secret_signing_for_24_hours(api, receiver):
     assert endpoint.previous_secret_expires_at - timezone.now() > timedelta(hours=23, minutes=59)
     api.post(reverse("api-v1:webhook-endpoint-test", args=[created["id"]]))
     outbox_deliver_due()
-    ((headers, body),) = state.requests
+    ((headers, body),) = state.received
     for secret in (created["secret"], new["secret"]):
         Webhook(secret).verify(body, headers)
 
@@ -172,7 +150,7 @@ def test_delete_removes_the_endpoint_and_drops_what_waits_for_it(api, receiver):
     message = OutboxMessage.objects.get(channel=Channel.WEBHOOK)
     assert message.status == DeliveryStatus.FAILED
     outbox_deliver_due()
-    assert state.requests == []
+    assert state.received == []
     assert api.get(one(endpoint_id)).status_code == 404
     assert api.delete(one(endpoint_id)).status_code == 404
     assert Event.objects.filter(event_type="ping").count() == 1  # the feed keeps it
@@ -187,9 +165,9 @@ def test_the_test_event_is_a_signed_ping_through_the_outbox(api, merchant, recei
     assert event_id.startswith("evt_")
     message = OutboxMessage.objects.get(channel=Channel.WEBHOOK)  # the same path as every webhook
     assert message.kind == "ping"
-    assert state.requests == []  # nothing leaves before the outbox sends it
+    assert state.received == []  # nothing leaves before the outbox sends it
     outbox_deliver_due()
-    ((headers, body),) = state.requests
+    ((headers, body),) = state.received
     payload = Webhook(created["secret"]).verify(body, headers)
     assert headers["webhook-id"] == event_id
     assert payload["id"] == event_id
@@ -222,7 +200,7 @@ def test_a_replayed_test_request_sends_one_ping(api, receiver):
     assert again["Idempotent-Replayed"] == "true"
     assert first.json() == again.json()
     outbox_deliver_due()
-    assert len(state.requests) == 1
+    assert len(state.received) == 1
 
 
 def test_a_merchant_has_at_most_20_endpoints(api):
@@ -304,7 +282,7 @@ def test_a_test_merchants_endpoints_work_the_same(receiver):
     created = create(client, url).json()
     client.post(reverse("api-v1:webhook-endpoint-test", args=[created["id"]]))
     outbox_deliver_due()
-    ((headers, body),) = state.requests
+    ((headers, body),) = state.received
     assert Webhook(created["secret"]).verify(body, headers)["type"] == "ping"
 
 
@@ -314,7 +292,7 @@ def test_a_ping_older_than_five_minutes_is_refused_by_the_receiver(api, receiver
     created = create(api, url).json()
     api.post(reverse("api-v1:webhook-endpoint-test", args=[created["id"]]))
     outbox_deliver_due()
-    ((headers, body),) = state.requests
+    ((headers, body),) = state.received
     later = time_machine.travel(timezone.now() + timedelta(minutes=10))
     with later, pytest.raises(WebhookVerificationError):
         Webhook(created["secret"]).verify(body, headers)

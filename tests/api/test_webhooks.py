@@ -7,10 +7,8 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
@@ -27,6 +25,7 @@ from disputes.choices import MemberRole
 from notifications.models import DeliveryStatus, OutboxMessage
 from notifications.services import outbox_deliver_due
 from tests.factories import MembershipFactory, customer_actor, open_dispute
+from tests.services import WebhookReceiver, webhook_receiver
 
 
 def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -> bool:
@@ -38,33 +37,10 @@ def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -
     return any(v == "v1" and hmac.compare_digest(sig, expected) for v, sig in given)
 
 
-class Receiver:
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = statuses  # answered in turn; the last one from then on
-        self.received: list[tuple[dict[str, str], bytes]] = []
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    state = Receiver([200])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            status = state.statuses.pop(0) if len(state.statuses) > 1 else state.statuses[0]
-            self.send_response(status)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    server.shutdown()
-    server.server_close()
+def receiver() -> Iterator[tuple[WebhookReceiver, str]]:
+    with webhook_receiver() as found:
+        yield found
 
 
 EVENTS = ["dispute.opened", "dispute.customer_replied", "fee.statement_issued"]

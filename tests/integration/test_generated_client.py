@@ -15,9 +15,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +32,7 @@ from notifications.services import outbox_deliver_due
 from tests.api.case_documents import case_with_documents
 from tests.documents import PDF
 from tests.factories import MerchantFactory, open_dispute
+from tests.services import WebhookReceiver, webhook_receiver
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -49,31 +48,10 @@ def portal(live_server: Any, settings: Any) -> str:
     return str(live_server.url)
 
 
-class Received:
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[Received, str]]:
-    state = Received()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}/case-events"
-    server.shutdown()
-    server.server_close()
+def receiver() -> Iterator[tuple[WebhookReceiver, str]]:
+    with webhook_receiver(path="/case-events") as found:
+        yield found
 
 
 def generate_client(portal: str, into: Path) -> ModuleType:
@@ -190,7 +168,7 @@ def test_a_generated_client_drives_the_api(portal, generated, receiver):  # type
     ping = api("webhook_endpoints.send_test_webhook").sync(created.id, client=client)
     assert ping.event_id.startswith("evt_")
     outbox_deliver_due()  # as the worker does after the commit
-    ((headers, body),) = state.requests
+    ((headers, body),) = state.received
     payload = Webhook(created.secret).verify(body, headers)
     assert payload["type"] == "ping"
     assert headers["webhook-id"] == ping.event_id == payload["id"]
